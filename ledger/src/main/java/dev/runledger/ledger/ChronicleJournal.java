@@ -1,0 +1,263 @@
+package dev.runledger.ledger;
+
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.UUID;
+import java.util.concurrent.locks.LockSupport;
+
+/** A {@link Journal} on a Chronicle Queue directory. */
+final class ChronicleJournal implements Journal {
+    static final String ID_FILE = "journal.id";
+
+    private final Path directory;
+    private final String id;
+    private final SingleChronicleQueue queue;
+
+    private ChronicleJournal(Path directory, String id, SingleChronicleQueue queue) {
+        this.directory = directory;
+        this.id = id;
+        this.queue = queue;
+    }
+
+    static ChronicleJournal open(Path directory, boolean create) {
+        Path dir = directory.toAbsolutePath().normalize();
+        Path idFile = dir.resolve(ID_FILE);
+        try {
+            if (!Files.exists(idFile)) {
+                if (!create) {
+                    throw new IllegalArgumentException("no journal at " + dir + " (" + ID_FILE + " not found)");
+                }
+                Files.createDirectories(dir);
+                writeIdOnce(idFile);
+            }
+            String id = Files.readString(idFile, StandardCharsets.UTF_8).trim();
+            SingleChronicleQueue queue = SingleChronicleQueueBuilder.binary(dir).build();
+            return new ChronicleJournal(dir, id, queue);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open journal at " + dir, e);
+        }
+    }
+
+    // Two processes creating the same journal must agree on one id: write aside, then link into place.
+    private static void writeIdOnce(Path idFile) throws IOException {
+        Path tmp = idFile.resolveSibling(ID_FILE + "." + UUID.randomUUID() + ".tmp");
+        Files.writeString(tmp, UUID.randomUUID() + "\n", StandardCharsets.UTF_8);
+        try {
+            Files.createLink(idFile, tmp);
+        } catch (FileAlreadyExistsException lost) {
+            // another process won the race; its id stands
+        } catch (UnsupportedOperationException | IOException noLinks) {
+            if (!Files.exists(idFile)) {
+                Files.move(tmp, idFile, StandardCopyOption.ATOMIC_MOVE);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    @Override
+    public String id() {
+        return id;
+    }
+
+    @Override
+    public Path directory() {
+        return directory;
+    }
+
+    @Override
+    public long headIndex() {
+        long last = queue.lastIndex();
+        return last < 0 ? NONE : last;
+    }
+
+    @Override
+    public long firstIndex() {
+        long first = queue.firstIndex();
+        return first == Long.MAX_VALUE || first < 0 ? NONE : first;
+    }
+
+    @Override
+    public JournalReader readFrom(long index) {
+        ChronicleReader reader = new ChronicleReader(queue.createTailer());
+        reader.positionAtOrAfter(index);
+        return reader;
+    }
+
+    @Override
+    public JournalReader readAfter(long index) {
+        ChronicleReader reader = new ChronicleReader(queue.createTailer());
+        if (index != NONE) {
+            reader.positionAtOrAfter(index);
+            reader.skipIfAt(index);
+        }
+        return reader;
+    }
+
+    @Override
+    public long countBetween(long afterIndex, long toIndex) {
+        if (toIndex == NONE || toIndex <= afterIndex) {
+            return 0;
+        }
+        long from = afterIndex == NONE ? firstIndex() : afterIndex;
+        if (from == NONE) {
+            return 0;
+        }
+        // countExcerpts counts [from, to): shift to (after, to].
+        long n = queue.countExcerpts(from, toIndex);
+        return afterIndex == NONE ? n + 1 : n;
+    }
+
+    /** One appender per caller thread; the {@link Ledger} serializes use of it. */
+    ExcerptAppender createAppender() {
+        return queue.createAppender();
+    }
+
+    SingleChronicleQueue queue() {
+        return queue;
+    }
+
+    /** Writes bytes as one excerpt, returning its index. Caller owns {@code appender} for this call. */
+    static long write(ExcerptAppender appender, byte[] buf, int length) {
+        try (DocumentContext dc = appender.writingDocument()) {
+            try {
+                dc.wire().bytes().write(buf, 0, length);
+            } catch (RuntimeException e) {
+                dc.rollbackOnClose();
+                throw e;
+            }
+        }
+        return appender.lastIndexAppended();
+    }
+
+    @Override
+    public void close() {
+        queue.close();
+    }
+
+    @Override
+    public String toString() {
+        return "journal " + directory + " (id " + id + ")";
+    }
+
+    private static final class ChronicleReader implements JournalReader {
+        private final ExcerptTailer tailer;
+        private final EventEncoding.Reader decoder = new EventEncoding.Reader();
+        private byte[] buf = new byte[4096];
+
+        ChronicleReader(ExcerptTailer tailer) {
+            this.tailer = tailer;
+        }
+
+        void positionAtOrAfter(long index) {
+            if (index == NONE || tailer.moveToIndex(index)) {
+                if (index == NONE) {
+                    tailer.toStart();
+                }
+                return;
+            }
+            // The index is not in the journal: before the start, past the end, or in a gap between days.
+            long first = tailer.queue().firstIndex();
+            if (first == Long.MAX_VALUE || index <= first) {
+                tailer.toStart();
+                return;
+            }
+            long last = tailer.queue().lastIndex();
+            if (index > last) {
+                tailer.toEnd();
+                return;
+            }
+            tailer.toStart();
+            while (true) {
+                long next = tailer.index();
+                if (next >= index) {
+                    return;
+                }
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        return;
+                    }
+                }
+            }
+        }
+
+        void skipIfAt(long index) {
+            if (tailer.index() == index) {
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    // consumed: the caller asked for entries strictly after it
+                    dc.isPresent();
+                }
+            }
+        }
+
+        @Override
+        public JournalEntry next() {
+            try (DocumentContext dc = tailer.readingDocument()) {
+                if (!dc.isPresent()) {
+                    return null;
+                }
+                long index = dc.index();
+                Bytes<?> bytes = dc.wire().bytes();
+                int length = (int) bytes.readRemaining();
+                if (length > buf.length) {
+                    buf = new byte[Math.max(length, buf.length * 2)];
+                }
+                bytes.read(buf, 0, length);
+                try {
+                    decoder.reset(buf, length);
+                    long appendedAt = decoder.appendedAtMicros();
+                    return new JournalEntry.Event(index, appendedAt, decoder.decode());
+                } catch (EventEncoding.CorruptExcerptException e) {
+                    return new JournalEntry.Unreadable(index, Arrays.copyOf(buf, length), e.getMessage());
+                }
+            }
+        }
+
+        @Override
+        public JournalEntry next(Duration timeout) throws InterruptedException {
+            JournalEntry entry = next();
+            if (entry != null) {
+                return entry;
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            long pause = 20_000;
+            while (true) {
+                if (Thread.interrupted()) {
+                    throw new InterruptedException("interrupted while waiting for the journal");
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                // Chronicle has no cross-thread wake-up for tailers: back off from 20 µs to 1 ms.
+                LockSupport.parkNanos(Math.min(left, pause));
+                pause = Math.min(pause * 2, 1_000_000);
+                entry = next();
+                if (entry != null) {
+                    return entry;
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            // Closing may happen on a thread other than the one that read (shutdown hooks, tests).
+            tailer.singleThreadedCheckReset();
+            tailer.close();
+        }
+    }
+}

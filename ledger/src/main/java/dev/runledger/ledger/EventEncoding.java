@@ -1,0 +1,279 @@
+package dev.runledger.ledger;
+
+import dev.runledger.ledger.RunEvent.CommandRecorded;
+import dev.runledger.ledger.RunEvent.LabelsChanged;
+import dev.runledger.ledger.RunEvent.RunCompleted;
+import dev.runledger.ledger.RunEvent.RunCreated;
+import dev.runledger.ledger.RunEvent.RunDeleted;
+import dev.runledger.ledger.RunEvent.SummaryRecorded;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The journal's excerpt format. Each excerpt carries the fields a projector needs already extracted
+ * (run id, command id, type, status) beside the raw JSON bytes, so neither the live projector nor a
+ * rebuild parses command JSON again.
+ *
+ * <pre>
+ * byte   format version (1)
+ * byte   event type code
+ * long   append time, epoch microseconds
+ * ...    per type: strings as (int length, UTF-8 bytes; -1 = null), raw JSON as (int length, bytes)
+ * </pre>
+ */
+final class EventEncoding {
+    static final byte VERSION = 1;
+    static final byte RUN_CREATED = 1;
+    static final byte COMMAND_RECORDED = 2;
+    static final byte LABELS_CHANGED = 3;
+    static final byte SUMMARY_RECORDED = 4;
+    static final byte RUN_COMPLETED = 5;
+    static final byte RUN_DELETED = 6;
+    static final int HEADER_BYTES = 10;
+
+    private EventEncoding() {
+    }
+
+    static byte typeCode(RunEvent event) {
+        if (event instanceof RunCreated) {
+            return RUN_CREATED;
+        } else if (event instanceof CommandRecorded) {
+            return COMMAND_RECORDED;
+        } else if (event instanceof LabelsChanged) {
+            return LABELS_CHANGED;
+        } else if (event instanceof SummaryRecorded) {
+            return SUMMARY_RECORDED;
+        } else if (event instanceof RunCompleted) {
+            return RUN_COMPLETED;
+        } else {
+            return RUN_DELETED;
+        }
+    }
+
+    /** A reusable, growable buffer; one per writing thread. */
+    static final class Writer {
+        byte[] buf = new byte[1024];
+        int pos;
+
+        byte[] encode(RunEvent event, long appendedAtMicros) {
+            pos = 0;
+            put(VERSION);
+            put(typeCode(event));
+            putLong(appendedAtMicros);
+            putString(event.runId());
+            if (event instanceof RunCreated e) {
+                putString(e.createdAt());
+                putString(e.protocolId());
+                putMap(e.labels());
+            } else if (event instanceof CommandRecorded e) {
+                CommandJson c = e.command();
+                putString(c.id());
+                putString(c.commandType());
+                putString(c.status());
+                putBytes(c.json().bytes());
+            } else if (event instanceof LabelsChanged e) {
+                putMap(e.set());
+                putInt(e.remove().size());
+                for (String k : e.remove()) {
+                    putString(k);
+                }
+            } else if (event instanceof SummaryRecorded e) {
+                putBytes(e.summary().bytes());
+            } else if (event instanceof RunCompleted e) {
+                putString(e.status().wireName());
+                putString(e.completedAt());
+            }
+            return buf;
+        }
+
+        int length() {
+            return pos;
+        }
+
+        private void ensure(int n) {
+            if (pos + n > buf.length) {
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, pos + n));
+            }
+        }
+
+        private void put(byte b) {
+            ensure(1);
+            buf[pos++] = b;
+        }
+
+        private void putInt(int v) {
+            ensure(4);
+            buf[pos++] = (byte) (v >>> 24);
+            buf[pos++] = (byte) (v >>> 16);
+            buf[pos++] = (byte) (v >>> 8);
+            buf[pos++] = (byte) v;
+        }
+
+        private void putLong(long v) {
+            putInt((int) (v >>> 32));
+            putInt((int) v);
+        }
+
+        private void putString(String s) {
+            if (s == null) {
+                putInt(-1);
+                return;
+            }
+            putBytes(s.getBytes(StandardCharsets.UTF_8));
+        }
+
+        private void putBytes(byte[] b) {
+            putInt(b.length);
+            ensure(b.length);
+            System.arraycopy(b, 0, buf, pos, b.length);
+            pos += b.length;
+        }
+
+        private void putMap(Map<String, String> map) {
+            putInt(map.size());
+            for (Map.Entry<String, String> e : map.entrySet()) {
+                putString(e.getKey());
+                putString(e.getValue());
+            }
+        }
+    }
+
+    /** Decodes one excerpt; throws {@link CorruptExcerptException} naming what was wrong. */
+    static final class Reader {
+        private byte[] buf;
+        private int pos;
+        private int end;
+
+        Reader reset(byte[] buf, int length) {
+            this.buf = buf;
+            this.pos = 0;
+            this.end = length;
+            return this;
+        }
+
+        byte type() {
+            require(HEADER_BYTES);
+            if (buf[0] != VERSION) {
+                throw new CorruptExcerptException("unknown excerpt format version " + buf[0]);
+            }
+            return buf[1];
+        }
+
+        long appendedAtMicros() {
+            pos = 2;
+            return getLong();
+        }
+
+        /** The run id without decoding the rest: what opening a ledger needs for most events. */
+        String runId() {
+            pos = HEADER_BYTES;
+            return getString();
+        }
+
+        RunEvent decode() {
+            byte type = type();
+            pos = HEADER_BYTES;
+            String runId = getString();
+            try {
+                RunEvent event = switch (type) {
+                    case RUN_CREATED -> new RunCreated(runId, getString(), getString(), getMap());
+                    case COMMAND_RECORDED -> {
+                        String id = getString();
+                        String commandType = getString();
+                        String status = getString();
+                        RawJson json = RawJson.adopt(getBytes());
+                        yield new CommandRecorded(runId, CommandJson.validated(id, commandType, status, json));
+                    }
+                    case LABELS_CHANGED -> {
+                        Map<String, String> set = getMap();
+                        int n = getCount();
+                        List<String> remove = new ArrayList<>(n);
+                        for (int i = 0; i < n; i++) {
+                            remove.add(getString());
+                        }
+                        yield new LabelsChanged(runId, set, remove);
+                    }
+                    case SUMMARY_RECORDED -> new SummaryRecorded(runId, RawJson.adopt(getBytes()));
+                    case RUN_COMPLETED -> new RunCompleted(runId, CompletionStatus.fromWire(getString()), getString());
+                    case RUN_DELETED -> new RunDeleted(runId);
+                    default -> throw new CorruptExcerptException("unknown event type code " + type);
+                };
+                if (pos != end) {
+                    throw new CorruptExcerptException((end - pos) + " unexpected trailing bytes after " + event.type());
+                }
+                return event;
+            } catch (InvalidEventException e) {
+                throw new CorruptExcerptException("stored event breaks a rule: " + e.getMessage());
+            }
+        }
+
+        private void require(int n) {
+            if (n < 0 || pos + n > end) {
+                throw new CorruptExcerptException("truncated excerpt: needed " + n + " bytes at offset " + pos
+                        + " of " + end);
+            }
+        }
+
+        private int getInt() {
+            require(4);
+            int v = ((buf[pos] & 0xff) << 24) | ((buf[pos + 1] & 0xff) << 16) | ((buf[pos + 2] & 0xff) << 8)
+                    | (buf[pos + 3] & 0xff);
+            pos += 4;
+            return v;
+        }
+
+        private long getLong() {
+            return ((long) getInt() << 32) | (getInt() & 0xffffffffL);
+        }
+
+        private int getCount() {
+            int n = getInt();
+            require(n < 0 ? -1 : 0);
+            return n;
+        }
+
+        private String getString() {
+            int n = getInt();
+            if (n == -1) {
+                return null;
+            }
+            require(n);
+            String s = new String(buf, pos, n, StandardCharsets.UTF_8);
+            pos += n;
+            return s;
+        }
+
+        private byte[] getBytes() {
+            int n = getInt();
+            require(n);
+            byte[] b = Arrays.copyOfRange(buf, pos, pos + n);
+            pos += n;
+            return b;
+        }
+
+        private Map<String, String> getMap() {
+            int n = getCount();
+            if (n > 4096) {
+                throw new CorruptExcerptException("implausible label count " + n);
+            }
+            Map<String, String> map = new LinkedHashMap<>();
+            for (int i = 0; i < n; i++) {
+                map.put(getString(), getString());
+            }
+            return map;
+        }
+    }
+
+    static final class CorruptExcerptException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        CorruptExcerptException(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

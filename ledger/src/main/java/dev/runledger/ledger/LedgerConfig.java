@@ -1,0 +1,79 @@
+package dev.runledger.ledger;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Objects;
+
+/** Immutable, validated settings of a {@link Ledger}. Build with {@link #builder(Path)}. */
+public final class LedgerConfig {
+    private final Path journalDirectory;
+    private final Durability durability;
+    private final MeterRegistry meterRegistry;
+    private final Clock clock;
+
+    private LedgerConfig(Builder b) {
+        this.journalDirectory = b.journalDirectory;
+        this.durability = b.durability;
+        this.meterRegistry = b.meterRegistry;
+        this.clock = b.clock;
+    }
+
+    public static Builder builder(Path journalDirectory) {
+        return new Builder(journalDirectory);
+    }
+
+    public Path journalDirectory() {
+        return journalDirectory;
+    }
+
+    public Durability durability() {
+        return durability;
+    }
+
+    public MeterRegistry meterRegistry() {
+        return meterRegistry;
+    }
+
+    /** Stamps each excerpt's append time (used for lag in seconds). */
+    public Clock clock() {
+        return clock;
+    }
+
+    @Override
+    public String toString() {
+        return "LedgerConfig[journal=" + journalDirectory + ", durability=" + durability + "]";
+    }
+
+    public static final class Builder {
+        private final Path journalDirectory;
+        private Durability durability = Durability.processCrash();
+        private MeterRegistry meterRegistry = Metrics.globalRegistry;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder(Path journalDirectory) {
+            this.journalDirectory = Objects.requireNonNull(journalDirectory, "journalDirectory");
+        }
+
+        public Builder durability(Durability durability) {
+            this.durability = Objects.requireNonNull(durability, "durability");
+            return this;
+        }
+
+        public Builder meterRegistry(MeterRegistry meterRegistry) {
+            this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+            return this;
+        }
+
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        public LedgerConfig build() {
+            return new LedgerConfig(this);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+package dev.runledger.ledger;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import dev.runledger.ledger.RunEvent.CommandRecorded;
+import dev.runledger.ledger.RunEvent.LabelsChanged;
+import dev.runledger.ledger.RunEvent.RunCompleted;
+import dev.runledger.ledger.RunEvent.RunCreated;
+import dev.runledger.ledger.RunEvent.RunDeleted;
+import dev.runledger.ledger.RunEvent.SummaryRecorded;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The wire format of DESIGN.md: one JSON object per event. Decoding captures {@code command} and
+ * {@code summary} as their exact bytes; encoding writes them back untouched, so export reproduces them
+ * byte for byte. Unknown top-level fields are rejected.
+ */
+public final class NdjsonCodec {
+    private static final Map<String, Set<String>> FIELDS = Map.of(
+            RunCreated.TYPE, Set.of("type", "runId", "createdAt", "labels", "protocolId"),
+            CommandRecorded.TYPE, Set.of("type", "runId", "command"),
+            LabelsChanged.TYPE, Set.of("type", "runId", "set", "remove"),
+            SummaryRecorded.TYPE, Set.of("type", "runId", "summary"),
+            RunCompleted.TYPE, Set.of("type", "runId", "status", "completedAt"),
+            RunDeleted.TYPE, Set.of("type", "runId"));
+    private static final Set<String> ALL_FIELDS = Set.of("type", "runId", "createdAt", "labels", "protocolId",
+            "command", "set", "remove", "summary", "status", "completedAt");
+
+    private NdjsonCodec() {
+    }
+
+    /** Decodes one event from a whole line (without its newline). */
+    public static RunEvent decode(String line) {
+        byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
+        return decode(bytes, 0, bytes.length);
+    }
+
+    public static RunEvent decode(byte[] buf, int offset, int length) {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        try (JsonParser p = JsonScanner.parser(buf, offset, length)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new InvalidEventException("an event must be a JSON object");
+            }
+            JsonToken t;
+            while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                if (!ALL_FIELDS.contains(name)) {
+                    throw new InvalidEventException("unknown field " + Validation.quote(name));
+                }
+                JsonToken value = p.nextToken();
+                Object decoded = switch (name) {
+                    case "command" -> {
+                        requireObject(value, name);
+                        yield JsonScanner.captureCommand(p, buf, offset);
+                    }
+                    case "summary" -> {
+                        requireObject(value, name);
+                        yield JsonScanner.captureObject(p, buf, offset);
+                    }
+                    case "labels", "set" -> readStringMap(p, value, name);
+                    case "remove" -> readStringList(p, value, name);
+                    default -> readNullableString(p, value, name);
+                };
+                if (fields.containsKey(name)) {
+                    throw new InvalidEventException("field " + Validation.quote(name) + " appears twice");
+                }
+                fields.put(name, decoded);
+            }
+            if (t != JsonToken.END_OBJECT) {
+                throw new InvalidEventException("an event must be a JSON object");
+            }
+            if (p.nextToken() != null) {
+                throw new InvalidEventException("trailing content after the event object");
+            }
+        } catch (IOException e) {
+            throw new InvalidEventException("malformed JSON: " + JsonScanner.describe(e), e);
+        }
+        return build(fields);
+    }
+
+    private static RunEvent build(Map<String, Object> f) {
+        Object typeValue = f.get("type");
+        if (!(typeValue instanceof String type)) {
+            throw new InvalidEventException("field \"type\" is required");
+        }
+        Set<String> allowed = FIELDS.get(type);
+        if (allowed == null) {
+            throw new InvalidEventException("unknown event type " + Validation.quote(type)
+                    + " (expected one of run.created, command.recorded, labels.changed, run.summary, run.completed, run.deleted)");
+        }
+        for (String name : f.keySet()) {
+            if (!allowed.contains(name)) {
+                throw new InvalidEventException(type + ": unknown field " + Validation.quote(name));
+            }
+        }
+        String runId = (String) f.get("runId");
+        if (runId == null) {
+            throw new InvalidEventException(type + ": runId is required");
+        }
+        return switch (type) {
+            case RunCreated.TYPE -> new RunCreated(runId, (String) f.get("createdAt"), (String) f.get("protocolId"),
+                    stringMap(f.get("labels")));
+            case CommandRecorded.TYPE -> {
+                Object command = f.get("command");
+                if (command == null) {
+                    throw new InvalidEventException(type + ": command is required");
+                }
+                yield new CommandRecorded(runId, (CommandJson) command);
+            }
+            case LabelsChanged.TYPE -> new LabelsChanged(runId, stringMap(f.get("set")), stringList(f.get("remove")));
+            case SummaryRecorded.TYPE -> new SummaryRecorded(runId, (RawJson) f.get("summary"));
+            case RunCompleted.TYPE -> new RunCompleted(runId, CompletionStatus.fromWire((String) f.get("status")),
+                    (String) f.get("completedAt"));
+            case RunDeleted.TYPE -> new RunDeleted(runId);
+            default -> throw new AssertionError(type);
+        };
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, String> stringMap(Object value) {
+        return (Map<String, String>) value;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<String> stringList(Object value) {
+        return (List<String>) value;
+    }
+
+    private static void requireObject(JsonToken value, String name) {
+        if (value != JsonToken.START_OBJECT) {
+            throw new InvalidEventException("field " + Validation.quote(name) + " must be a JSON object");
+        }
+    }
+
+    private static String readNullableString(JsonParser p, JsonToken value, String name) throws IOException {
+        if (value == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        if (value != JsonToken.VALUE_STRING) {
+            throw new InvalidEventException("field " + Validation.quote(name) + " must be a string");
+        }
+        return p.getText();
+    }
+
+    private static Map<String, String> readStringMap(JsonParser p, JsonToken value, String name) throws IOException {
+        if (value == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        if (value != JsonToken.START_OBJECT) {
+            throw new InvalidEventException("field " + Validation.quote(name) + " must be an object of string values");
+        }
+        Map<String, String> map = new LinkedHashMap<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String key = p.currentName();
+            if (p.nextToken() != JsonToken.VALUE_STRING) {
+                throw new InvalidEventException("label " + Validation.quote(key) + " in " + Validation.quote(name)
+                        + " must have a string value");
+            }
+            if (map.put(key, p.getText()) != null) {
+                throw new InvalidEventException("label " + Validation.quote(key) + " appears twice in " + Validation.quote(name));
+            }
+        }
+        return map;
+    }
+
+    private static List<String> readStringList(JsonParser p, JsonToken value, String name) throws IOException {
+        if (value == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        if (value != JsonToken.START_ARRAY) {
+            throw new InvalidEventException("field " + Validation.quote(name) + " must be an array of label keys");
+        }
+        List<String> list = new ArrayList<>();
+        JsonToken t;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t != JsonToken.VALUE_STRING) {
+                throw new InvalidEventException("field " + Validation.quote(name) + " must contain only strings");
+            }
+            list.add(p.getText());
+        }
+        return list;
+    }
+
+    /** The event as one line of NDJSON, without the trailing newline. */
+    public static byte[] encode(RunEvent event) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        try {
+            encode(event, out);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return out.toByteArray();
+    }
+
+    public static String encodeToString(RunEvent event) {
+        return new String(encode(event), StandardCharsets.UTF_8);
+    }
+
+    public static void encode(RunEvent event, OutputStream out) throws IOException {
+        out.write('{');
+        field(out, "type", event.type(), true);
+        field(out, "runId", event.runId(), false);
+        if (event instanceof RunCreated e) {
+            field(out, "createdAt", e.createdAt(), false);
+            if (!e.labels().isEmpty()) {
+                mapField(out, "labels", e.labels());
+            }
+            if (e.protocolId() != null) {
+                field(out, "protocolId", e.protocolId(), false);
+            }
+        } else if (event instanceof CommandRecorded e) {
+            name(out, "command");
+            e.command().json().writeTo(out);
+        } else if (event instanceof LabelsChanged e) {
+            if (!e.set().isEmpty()) {
+                mapField(out, "set", e.set());
+            }
+            if (!e.remove().isEmpty()) {
+                name(out, "remove");
+                out.write('[');
+                for (int i = 0; i < e.remove().size(); i++) {
+                    if (i > 0) {
+                        out.write(',');
+                    }
+                    string(out, e.remove().get(i));
+                }
+                out.write(']');
+            }
+        } else if (event instanceof SummaryRecorded e) {
+            name(out, "summary");
+            e.summary().writeTo(out);
+        } else if (event instanceof RunCompleted e) {
+            field(out, "status", e.status().wireName(), false);
+            field(out, "completedAt", e.completedAt(), false);
+        }
+        // run.deleted: the type and run id say it all
+        out.write('}');
+    }
+
+    private static void mapField(OutputStream out, String name, Map<String, String> map) throws IOException {
+        name(out, name);
+        out.write('{');
+        boolean first = true;
+        for (Map.Entry<String, String> e : map.entrySet()) {
+            if (!first) {
+                out.write(',');
+            }
+            first = false;
+            string(out, e.getKey());
+            out.write(':');
+            string(out, e.getValue());
+        }
+        out.write('}');
+    }
+
+    private static void field(OutputStream out, String name, String value, boolean first) throws IOException {
+        if (!first) {
+            out.write(',');
+        }
+        string(out, name);
+        out.write(':');
+        string(out, value);
+    }
+
+    private static void name(OutputStream out, String name) throws IOException {
+        out.write(',');
+        string(out, name);
+        out.write(':');
+    }
+
+    /** Writes a JSON string literal; escaping is Jackson's. */
+    static void string(OutputStream out, String value) throws IOException {
+        out.write('"');
+        out.write(JsonStringEncoder.getInstance().quoteAsUTF8(value));
+        out.write('"');
+    }
+}

@@ -1,0 +1,37 @@
+package dev.runledger.ledger;
+
+/**
+ * A well-formed event that the run's current state does not allow (an event for an unknown or deleted
+ * run, a second creation, a command after completion, ...). Thrown at append; nothing of the batch that
+ * contained it was written.
+ */
+public final class RejectedEventException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    /** Why an event was rejected; also the {@code reason} tag of {@code ledger.append.rejected}. */
+    public enum Reason {
+        UNKNOWN_RUN, DELETED_RUN, DUPLICATE_RUN, RUN_COMPLETED, TOO_MANY_LABELS;
+
+        public String tag() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    private final Reason reason;
+    private final int batchPosition;
+
+    public RejectedEventException(Reason reason, int batchPosition, String message) {
+        super(message);
+        this.reason = reason;
+        this.batchPosition = batchPosition;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+
+    /** 0-based position of the offending event in the batch it came in (0 for single appends). */
+    public int batchPosition() {
+        return batchPosition;
+    }
+}

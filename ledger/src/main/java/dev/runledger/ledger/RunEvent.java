@@ -1,0 +1,144 @@
+package dev.runledger.ledger;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One fact about a run, as appended to the journal. Every record validates itself when constructed,
+ * so an instance that exists is a valid event (state rules, which depend on earlier events, are
+ * checked by the {@link Ledger} at append).
+ */
+public sealed interface RunEvent {
+
+    String runId();
+
+    /** The wire name: {@code run.created}, {@code command.recorded}, ... */
+    String type();
+
+    /** {@code run.created}: a run starts; labels keep their given order. */
+    record RunCreated(String runId, String createdAt, String protocolId, Map<String, String> labels)
+            implements RunEvent {
+        public static final String TYPE = "run.created";
+
+        public RunCreated {
+            Validation.identifier(TYPE, "runId", runId);
+            Validation.utcTimestamp(TYPE, "createdAt", createdAt);
+            if (protocolId != null) {
+                Validation.identifier(TYPE, "protocolId", protocolId);
+            }
+            labels = labels == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+            Validation.labels(TYPE, "labels", labels);
+        }
+
+        public RunCreated(String runId, String createdAt) {
+            this(runId, createdAt, null, Map.of());
+        }
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** {@code command.recorded}: an upsert of one command, keyed by its id within the run. */
+    record CommandRecorded(String runId, CommandJson command) implements RunEvent {
+        public static final String TYPE = "command.recorded";
+
+        public CommandRecorded {
+            Validation.identifier(TYPE, "runId", runId);
+            CommandJson.requireNonNull(command);
+        }
+
+        public CommandRecorded(String runId, String commandJson) {
+            this(runId, CommandJson.parse(commandJson));
+        }
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** {@code labels.changed}: sets and removes label keys. A key may not be both set and removed. */
+    record LabelsChanged(String runId, Map<String, String> set, List<String> remove) implements RunEvent {
+        public static final String TYPE = "labels.changed";
+
+        public LabelsChanged {
+            Validation.identifier(TYPE, "runId", runId);
+            set = set == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(set));
+            remove = remove == null ? List.of() : List.copyOf(remove);
+            Validation.labels(TYPE, "set", set);
+            if (set.isEmpty() && remove.isEmpty()) {
+                throw new InvalidEventException(TYPE + ": must set or remove at least one label (run "
+                        + Validation.quote(runId) + ")");
+            }
+            for (String key : remove) {
+                Validation.labelKey(TYPE, key);
+                if (set.containsKey(key)) {
+                    throw new InvalidEventException(TYPE + ": label key " + Validation.quote(key)
+                            + " is both set and removed");
+                }
+            }
+        }
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** {@code run.summary}: replaces the run's state summary (an opaque JSON object). */
+    record SummaryRecorded(String runId, RawJson summary) implements RunEvent {
+        public static final String TYPE = "run.summary";
+
+        public SummaryRecorded {
+            Validation.identifier(TYPE, "runId", runId);
+            if (summary == null) {
+                throw new InvalidEventException(TYPE + ": summary is required");
+            }
+        }
+
+        public SummaryRecorded(String runId, String summaryJson) {
+            this(runId, RawJson.object(summaryJson.getBytes(java.nio.charset.StandardCharsets.UTF_8), TYPE + ": summary"));
+        }
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** {@code run.completed}: the run ended; no command may be recorded after it. */
+    record RunCompleted(String runId, CompletionStatus status, String completedAt) implements RunEvent {
+        public static final String TYPE = "run.completed";
+
+        public RunCompleted {
+            Validation.identifier(TYPE, "runId", runId);
+            if (status == null) {
+                throw new InvalidEventException(TYPE + ": status is required (succeeded, failed or stopped)");
+            }
+            Validation.utcTimestamp(TYPE, "completedAt", completedAt);
+        }
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** {@code run.deleted}: the run and everything recorded for it goes; its id may be created again. */
+    record RunDeleted(String runId) implements RunEvent {
+        public static final String TYPE = "run.deleted";
+
+        public RunDeleted {
+            Validation.identifier(TYPE, "runId", runId);
+        }
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package dev.runledger.ledger;
+
+import dev.runledger.ledger.RejectedEventException.Reason;
+import dev.runledger.ledger.RunEvent.CommandRecorded;
+import dev.runledger.ledger.RunEvent.LabelsChanged;
+import dev.runledger.ledger.RunEvent.RunCompleted;
+import dev.runledger.ledger.RunEvent.RunCreated;
+import dev.runledger.ledger.RunEvent.RunDeleted;
+
+import java.util.Set;
+
+/**
+ * The state rules every event must satisfy, in one place: the {@link Ledger} applies them at append
+ * and projections apply them again to quarantine anything a journal nevertheless holds.
+ */
+public final class RunLifecycle {
+
+    /** Where a run stands as far as the rules care. */
+    public enum Phase {
+        /** Never created (or never seen). */
+        ABSENT,
+        LIVE,
+        COMPLETED,
+        /** Deleted; its id may be created again. */
+        DELETED
+    }
+
+    /** A broken rule: why, and a sentence naming the run and, where known, the index that explains it. */
+    public record Violation(Reason reason, String message) {
+    }
+
+    private RunLifecycle() {
+    }
+
+    /**
+     * Checks {@code event} against its run's phase. {@code phaseIndex} is the journal index of the
+     * event that put the run into that phase (or {@link Journal#NONE}); {@code labelKeys} are the run's
+     * current label keys. Returns {@code null} when the event is allowed.
+     */
+    public static Violation check(RunEvent event, Phase phase, long phaseIndex, Set<String> labelKeys) {
+        String run = "run " + Validation.quote(event.runId());
+        String at = phaseIndex == Journal.NONE ? "" : " at index " + phaseIndex;
+        if (event instanceof RunCreated) {
+            if (phase == Phase.LIVE || phase == Phase.COMPLETED) {
+                return new Violation(Reason.DUPLICATE_RUN, run + " already exists (created" + at + ")");
+            }
+            return null;
+        }
+        if (phase == Phase.ABSENT) {
+            return new Violation(Reason.UNKNOWN_RUN, run + " does not exist");
+        }
+        if (phase == Phase.DELETED) {
+            return new Violation(Reason.DELETED_RUN, run + " was deleted" + at);
+        }
+        if (event instanceof CommandRecorded && phase == Phase.COMPLETED) {
+            return new Violation(Reason.RUN_COMPLETED, run + " is already completed" + at
+                    + "; no command may be recorded after run.completed");
+        }
+        if (event instanceof RunCompleted && phase == Phase.COMPLETED) {
+            return new Violation(Reason.RUN_COMPLETED, run + " is already completed" + at);
+        }
+        if (event instanceof LabelsChanged change) {
+            int after = labelKeys.size();
+            for (String key : change.set().keySet()) {
+                if (!labelKeys.contains(key)) {
+                    after++;
+                }
+            }
+            for (String key : change.remove()) {
+                if (labelKeys.contains(key)) {
+                    after--;
+                }
+            }
+            if (after > Validation.MAX_LABELS_PER_RUN) {
+                return new Violation(Reason.TOO_MANY_LABELS, run + " would have " + after + " labels, at most "
+                        + Validation.MAX_LABELS_PER_RUN + " are allowed");
+            }
+        }
+        return null;
+    }
+
+    /** The phase a run is in after {@code event} was applied to it. */
+    public static Phase next(Phase current, RunEvent event) {
+        if (event instanceof RunCreated) {
+            return Phase.LIVE;
+        } else if (event instanceof RunCompleted) {
+            return Phase.COMPLETED;
+        } else if (event instanceof RunDeleted) {
+            return Phase.DELETED;
+        }
+        return current;
+    }
+}
