@@ -157,7 +157,10 @@ final class EventEncoding {
         }
 
         byte type() {
-            require(HEADER_BYTES);
+            if (end < HEADER_BYTES) {
+                throw new CorruptExcerptException("truncated excerpt: " + end + " bytes, shorter than the "
+                        + HEADER_BYTES + "-byte header");
+            }
             if (buf[0] != VERSION) {
                 throw new CorruptExcerptException("unknown excerpt format version " + buf[0]);
             }

@@ -1,0 +1,36 @@
+package dev.runledger.ledger;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** Starts a main class in a child JVM with this JVM's class path and Chronicle flags, for crash tests. */
+public final class ChildJvm {
+    private ChildJvm() {
+    }
+
+    public static Process start(Class<?> main, Path log, String... args) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        String flags = System.getProperty("runledger.jvm.flags", "");
+        for (String flag : flags.trim().split("\\s+")) {
+            if (!flag.isBlank()) {
+                command.add(flag);
+            }
+        }
+        command.add("-Xmx256m");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(main.getName());
+        command.addAll(Arrays.asList(args));
+        return new ProcessBuilder(command).redirectError(log.toFile()).start();
+    }
+
+    /** SIGKILL: no shutdown hooks, no flushing, exactly what a crash looks like. */
+    public static void kill9(Process process) throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+    }
+}

@@ -1,0 +1,218 @@
+package dev.runledger.ledger;
+
+import dev.runledger.ledger.RejectedEventException.Reason;
+import dev.runledger.ledger.RunLifecycle.Phase;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class LedgerTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldReturnIncreasingIndexesReadableFromTheJournal() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            long a = ledger.append(TestEvents.created("r-1"));
+            long b = ledger.recordCommand("r-1", TestEvents.commandJson("c-1", "home", "queued"));
+
+            assertThat(b).isGreaterThan(a);
+            assertThat(ledger.journal().headIndex()).isEqualTo(b);
+            try (JournalReader reader = ledger.journal().readFrom(b)) {
+                JournalEntry.Event entry = (JournalEntry.Event) reader.next();
+                assertThat(entry.index()).isEqualTo(b);
+                assertThat(entry.event()).isEqualTo(new RunEvent.CommandRecorded("r-1", TestEvents.commandJson("c-1", "home", "queued")));
+            }
+        }
+    }
+
+    @Test
+    void shouldExportEveryEventAsAppendedByteForByte() {
+        List<RunEvent> events = List.of(
+                TestEvents.created("r-1"),
+                TestEvents.command("r-1", "c-1", "queued"),
+                new RunEvent.SummaryRecorded("r-1", "{\"errors\":[],\"n\":1.0,\"big\":1e400}"),
+                new RunEvent.LabelsChanged("r-1", Map.of("stage", "qc"), List.of("tenant")),
+                TestEvents.completed("r-1"),
+                new RunEvent.RunDeleted("r-1"));
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(events);
+        }
+
+        List<String> exported = new ArrayList<>();
+        try (Journal journal = Journal.openExisting(dir); JournalReader reader = journal.readFrom(Journal.NONE)) {
+            JournalEntry e;
+            while ((e = reader.next()) != null) {
+                assertThat(e).as("%s", e).isInstanceOf(JournalEntry.Event.class);
+                exported.add(NdjsonCodec.encodeToString(((JournalEntry.Event) e).event()));
+            }
+        }
+
+        assertThat(exported).containsExactlyElementsOf(events.stream().map(NdjsonCodec::encodeToString).toList());
+    }
+
+    @Test
+    void shouldRejectEventsTheRunStateDoesNotAllow() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(TestEvents.created("r-1"));
+            ledger.append(TestEvents.created("r-gone"));
+            long deletedAt = ledger.deleteRun("r-gone");
+            ledger.append(TestEvents.created("r-done"));
+            long completedAt = ledger.append(TestEvents.completed("r-done"));
+
+            assertRejected(ledger, TestEvents.command("r-nope", "c", "queued"), Reason.UNKNOWN_RUN,
+                    "command.recorded rejected: run \"r-nope\" does not exist");
+            assertRejected(ledger, TestEvents.command("r-gone", "c", "queued"), Reason.DELETED_RUN,
+                    "command.recorded rejected: run \"r-gone\" was deleted at index " + deletedAt);
+            assertRejected(ledger, TestEvents.created("r-1"), Reason.DUPLICATE_RUN,
+                    "run.created rejected: run \"r-1\" already exists (created at index");
+            assertRejected(ledger, TestEvents.command("r-done", "c", "queued"), Reason.RUN_COMPLETED,
+                    "run \"r-done\" is already completed at index " + completedAt + "; no command may be recorded after run.completed");
+            assertRejected(ledger, TestEvents.completed("r-done"), Reason.RUN_COMPLETED, "is already completed");
+            assertRejected(ledger, new RunEvent.RunDeleted("r-gone"), Reason.DELETED_RUN, "was deleted");
+        }
+    }
+
+    @Test
+    void shouldAllowLabelsAndSummaryAfterCompletionAndRecreationAfterDeletion() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(TestEvents.created("r-1"));
+            ledger.append(TestEvents.completed("r-1"));
+            ledger.changeLabels("r-1", Map.of("reviewed", "yes"), List.of());
+            ledger.recordSummary("r-1", "{}");
+            ledger.deleteRun("r-1");
+            ledger.append(TestEvents.created("r-1"));
+
+            assertThat(ledger.phaseOf("r-1")).isEqualTo(Phase.LIVE);
+        }
+    }
+
+    @Test
+    void shouldCapLabelsAtSixtyFourPerRunAcrossChanges() {
+        Map<String, String> sixtyFour = new HashMap<>();
+        for (int i = 0; i < 64; i++) {
+            sixtyFour.put("k" + i, "v");
+        }
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(TestEvents.created("r-1", sixtyFour));
+            ledger.changeLabels("r-1", Map.of("k1", "replaced"), List.of());
+
+            assertRejected(ledger, new RunEvent.LabelsChanged("r-1", Map.of("k64", "v"), List.of()),
+                    Reason.TOO_MANY_LABELS, "run \"r-1\" would have 65 labels, at most 64 are allowed");
+            ledger.changeLabels("r-1", Map.of("k64", "v"), List.of("k0"));
+        }
+    }
+
+    @Test
+    void shouldWriteNothingOfARejectedBatch() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(TestEvents.created("r-1"));
+            long head = ledger.journal().headIndex();
+
+            assertThatThrownBy(() -> ledger.append(List.of(
+                    TestEvents.command("r-1", "c-1", "queued"),
+                    TestEvents.created("r-2"),
+                    TestEvents.completed("r-1"),
+                    TestEvents.command("r-1", "c-2", "queued"))))
+                    .isInstanceOf(RejectedEventException.class)
+                    .hasMessageStartingWith("event 3 of the batch: command.recorded rejected: run \"r-1\" is already completed")
+                    .extracting(e -> ((RejectedEventException) e).batchPosition()).isEqualTo(3);
+
+            assertThat(ledger.journal().headIndex()).isEqualTo(head);
+            assertThat(ledger.phaseOf("r-2")).isEqualTo(Phase.ABSENT);
+            assertThat(ledger.phaseOf("r-1")).isEqualTo(Phase.LIVE);
+        }
+    }
+
+    @Test
+    void shouldValidateABatchAgainstItsOwnEarlierEvents() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            long last = ledger.append(List.of(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"),
+                    new RunEvent.RunDeleted("r-1"), TestEvents.created("r-1")));
+
+            assertThat(last).isEqualTo(ledger.journal().headIndex());
+            assertThat(ledger.phaseOf("r-1")).isEqualTo(Phase.LIVE);
+        }
+    }
+
+    @Test
+    void shouldRecoverRunStateWhenReopened() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(TestEvents.created("r-live"));
+            ledger.append(TestEvents.created("r-done"));
+            ledger.append(TestEvents.completed("r-done"));
+            ledger.append(TestEvents.created("r-gone"));
+            ledger.deleteRun("r-gone");
+        }
+
+        try (Ledger ledger = Ledger.open(dir)) {
+            assertThat(ledger.phaseOf("r-live")).isEqualTo(Phase.LIVE);
+            assertThat(ledger.phaseOf("r-done")).isEqualTo(Phase.COMPLETED);
+            assertThat(ledger.phaseOf("r-gone")).isEqualTo(Phase.DELETED);
+            assertRejected(ledger, TestEvents.command("r-done", "c", "queued"), Reason.RUN_COMPLETED, "already completed");
+            ledger.append(TestEvents.command("r-live", "c", "queued"));
+        }
+    }
+
+    @Test
+    void shouldRefuseASecondLedgerOnTheSameJournal() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            assertThatThrownBy(() -> Ledger.open(dir))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("is already open for appending by another ledger");
+        }
+    }
+
+    @Test
+    void shouldKeepTheJournalIdAcrossReopens() {
+        String id;
+        try (Ledger ledger = Ledger.open(dir)) {
+            id = ledger.journal().id();
+        }
+        try (Journal journal = Journal.openExisting(dir)) {
+            assertThat(journal.id()).isEqualTo(id).hasSize(36);
+        }
+        assertThatThrownBy(() -> Journal.openExisting(dir.resolve("elsewhere")))
+                .hasMessageContaining("no journal at");
+    }
+
+    @Test
+    void shouldAppendWithPeriodicSyncDurability() {
+        LedgerConfig config = LedgerConfig.builder(dir).durability(Durability.syncEvery(10, Duration.ofMillis(5))).build();
+        try (Ledger ledger = Ledger.open(config)) {
+            ledger.append(TestEvents.created("r-1"));
+            for (int i = 0; i < 25; i++) {
+                ledger.append(TestEvents.command("r-1", "c-" + i, "queued"));
+            }
+        }
+        try (Journal journal = Journal.openExisting(dir)) {
+            assertThat(journal.countBetween(Journal.NONE, journal.headIndex())).isEqualTo(26);
+        }
+    }
+
+    @Test
+    void shouldRejectInvalidDurabilitySettingsByName() {
+        assertThatThrownBy(() -> Durability.syncEvery(0, Duration.ofMillis(5)))
+                .hasMessage("sync everyEvents must be at least 1 but was 0");
+        assertThatThrownBy(() -> Durability.syncEvery(1, Duration.ZERO))
+                .hasMessage("sync everyInterval must be positive but was PT0S");
+    }
+
+    private static void assertRejected(Ledger ledger, RunEvent event, Reason reason, String message) {
+        long head = ledger.journal().headIndex();
+        assertThatThrownBy(() -> ledger.append(event))
+                .isInstanceOf(RejectedEventException.class)
+                .hasMessageContaining(message)
+                .extracting(e -> ((RejectedEventException) e).reason()).isEqualTo(reason);
+        assertThat(ledger.journal().headIndex()).isEqualTo(head);
+    }
+}
