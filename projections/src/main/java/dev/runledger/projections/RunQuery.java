@@ -1,0 +1,96 @@
+package dev.runledger.projections;
+
+import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A filter over runs: labels (AND across keys; a set of values of one key is an OR; an empty set means
+ * the key merely exists), status, creation time range; newest first, one page at a time.
+ */
+public record RunQuery(Map<String, Set<String>> labels, String status, Instant createdFrom, Instant createdBefore,
+                       int pageLength, String cursor, boolean includeTotal) {
+    public static final int MAX_PAGE_LENGTH = 1000;
+    public static final int DEFAULT_PAGE_LENGTH = 50;
+
+    public RunQuery {
+        Map<String, Set<String>> copy = new LinkedHashMap<>();
+        for (Map.Entry<String, Set<String>> e : (labels == null ? Map.<String, Set<String>>of() : labels).entrySet()) {
+            copy.put(e.getKey(), Collections.unmodifiableSet(new LinkedHashSet<>(e.getValue())));
+        }
+        labels = Collections.unmodifiableMap(copy);
+        if (pageLength < 1 || pageLength > MAX_PAGE_LENGTH) {
+            throw new IllegalArgumentException("pageLength must be 1-" + MAX_PAGE_LENGTH + " but was " + pageLength);
+        }
+        if (cursor != null && !cursor.matches("-?\\d{1,19}")) {
+            throw new IllegalArgumentException("cursor must be a value returned as nextCursor but was \"" + cursor + "\"");
+        }
+        if (status != null && !Set.of("created", "running", "succeeded", "failed", "stopped").contains(status)) {
+            throw new IllegalArgumentException("status must be one of created, running, succeeded, failed, stopped but was \""
+                    + status + "\"");
+        }
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public static final class Builder {
+        private final Map<String, Set<String>> labels = new LinkedHashMap<>();
+        private String status;
+        private Instant createdFrom;
+        private Instant createdBefore;
+        private int pageLength = DEFAULT_PAGE_LENGTH;
+        private String cursor;
+        private boolean includeTotal;
+
+        /** Adds {@code value} to the values accepted for {@code key}. */
+        public Builder label(String key, String value) {
+            labels.computeIfAbsent(key, k -> new LinkedHashSet<>()).add(value);
+            return this;
+        }
+
+        /** Requires {@code key} to be present with any value. */
+        public Builder labelExists(String key) {
+            labels.computeIfAbsent(key, k -> new LinkedHashSet<>());
+            return this;
+        }
+
+        public Builder status(String status) {
+            this.status = status;
+            return this;
+        }
+
+        public Builder createdFrom(Instant from) {
+            this.createdFrom = from;
+            return this;
+        }
+
+        public Builder createdBefore(Instant before) {
+            this.createdBefore = before;
+            return this;
+        }
+
+        public Builder pageLength(int pageLength) {
+            this.pageLength = pageLength;
+            return this;
+        }
+
+        public Builder cursor(String cursor) {
+            this.cursor = cursor;
+            return this;
+        }
+
+        public Builder includeTotal(boolean includeTotal) {
+            this.includeTotal = includeTotal;
+            return this;
+        }
+
+        public RunQuery build() {
+            return new RunQuery(labels, status, createdFrom, createdBefore, pageLength, cursor, includeTotal);
+        }
+    }
+}

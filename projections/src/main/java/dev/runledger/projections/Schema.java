@@ -1,0 +1,106 @@
+package dev.runledger.projections;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The projection's tables (names and columns are a contract, DESIGN.md). Tables and the indexes the
+ * projector itself needs while loading are separate from the secondary indexes that only queries use,
+ * so a rebuild can create the latter once, after the load, which is cheaper than maintaining them.
+ */
+final class Schema {
+    /** The schema version this code writes. A projection at another version is rebuilt by replay. */
+    static final int CURRENT_VERSION = 2;
+
+    private Schema() {
+    }
+
+    static List<String> tables(int version) {
+        List<String> ddl = new ArrayList<>(List.of(
+                """
+                CREATE TABLE runs(
+                  id TEXT PRIMARY KEY,
+                  created_at TEXT NOT NULL,
+                  created_ms INTEGER NOT NULL,      -- createdAt as epoch millis, for range filters
+                  created_index INTEGER NOT NULL,   -- journal index of run.created: newest-first order and cursor
+                  protocol_id TEXT,
+                  status TEXT NOT NULL,             -- created|running|succeeded|failed|stopped
+                  completed_at TEXT,
+                  completed_index INTEGER,
+                  labels TEXT NOT NULL,             -- JSON object, keys sorted
+                  summary TEXT,                     -- JSON, byte for byte as appended
+                  command_count INTEGER NOT NULL,
+                  damaged INTEGER NOT NULL DEFAULT 0)""",
+                """
+                CREATE TABLE run_commands(
+                  run_id TEXT NOT NULL,
+                  index_in_run INTEGER NOT NULL,
+                  command_id TEXT NOT NULL,
+                  command_type TEXT NOT NULL,
+                  status TEXT,
+                  command TEXT NOT NULL,            -- JSON, byte for byte as last recorded
+                  UNIQUE(run_id, index_in_run))""",
+                """
+                CREATE TABLE run_labels(
+                  run_id TEXT NOT NULL,
+                  key TEXT NOT NULL,
+                  value TEXT NOT NULL,
+                  PRIMARY KEY(run_id, key)) WITHOUT ROWID""",
+                """
+                CREATE TABLE run_tombstones(
+                  run_id TEXT PRIMARY KEY,
+                  deleted_index INTEGER NOT NULL) WITHOUT ROWID""",
+                "CREATE TABLE projection_meta(key TEXT PRIMARY KEY, value TEXT)",
+                """
+                CREATE TABLE quarantine(
+                  journal_index INTEGER PRIMARY KEY,
+                  run_id TEXT,
+                  event_type TEXT,
+                  error TEXT NOT NULL,
+                  event TEXT NOT NULL)"""));
+        return ddl;
+    }
+
+    static List<String> secondaryIndexes(int version) {
+        List<String> ddl = new ArrayList<>(List.of(
+                "CREATE UNIQUE INDEX runs_created ON runs(created_index)",
+                "CREATE INDEX runs_status ON runs(status, created_index)",
+                "CREATE UNIQUE INDEX run_commands_id ON run_commands(run_id, command_id)",
+                "CREATE INDEX run_labels_kv ON run_labels(key, value, run_id)"));
+        if (version >= 2) {
+            // v2: commands of one type across runs ("every pickUpTip of the last week") without a scan.
+            ddl.add("CREATE INDEX run_commands_type ON run_commands(command_type, run_id)");
+        }
+        return ddl;
+    }
+
+    static boolean isKnown(int version) {
+        return version == 1 || version == 2;
+    }
+
+    static void create(Connection c, int version, boolean withSecondaryIndexes) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            for (String ddl : tables(version)) {
+                s.execute(ddl);
+            }
+            if (withSecondaryIndexes) {
+                for (String ddl : secondaryIndexes(version)) {
+                    s.execute(ddl);
+                }
+            }
+            s.execute("PRAGMA user_version = " + version);
+        }
+    }
+
+    static void createSecondaryIndexes(Connection c, int version) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            for (String ddl : secondaryIndexes(version)) {
+                s.execute(ddl);
+            }
+            s.execute("ANALYZE");
+        }
+    }
+}

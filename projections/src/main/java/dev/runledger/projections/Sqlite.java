@@ -1,0 +1,91 @@
+package dev.runledger.projections;
+
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteOpenMode;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+
+/** Opening SQLite connections with the settings each role needs. */
+final class Sqlite {
+    private Sqlite() {
+    }
+
+    /** The projector's single writer: WAL so readers never wait, NORMAL sync (durable at checkpoint). */
+    static Connection openWriter(Path file) throws SQLException {
+        SQLiteConfig config = new SQLiteConfig();
+        config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+        config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+        config.setBusyTimeout(10_000);
+        config.setTempStore(SQLiteConfig.TempStore.MEMORY);
+        config.setCacheSize(-64_000);
+        Connection c = config.createConnection("jdbc:sqlite:" + file);
+        c.setAutoCommit(false);
+        return c;
+    }
+
+    /**
+     * A file nobody reads until it is renamed into place: no journal, no syncs while loading (one
+     * fsync happens before the rename), exclusive locking.
+     */
+    static Connection openBulkLoader(Path file) throws SQLException {
+        SQLiteConfig config = new SQLiteConfig();
+        config.setJournalMode(SQLiteConfig.JournalMode.OFF);
+        config.setSynchronous(SQLiteConfig.SynchronousMode.OFF);
+        config.setLockingMode(SQLiteConfig.LockingMode.EXCLUSIVE);
+        config.setTempStore(SQLiteConfig.TempStore.MEMORY);
+        config.setCacheSize(-64_000);
+        Connection c = config.createConnection("jdbc:sqlite:" + file);
+        c.setAutoCommit(false);
+        return c;
+    }
+
+    /** A reader: read-only, its own snapshot per transaction; waits rather than failing if ever busy. */
+    static Connection openReader(Path file) throws SQLException {
+        SQLiteConfig config = new SQLiteConfig();
+        config.setReadOnly(true);
+        config.setOpenMode(SQLiteOpenMode.READONLY);
+        config.setBusyTimeout(10_000);
+        config.setCacheSize(-16_000);
+        Connection c = config.createConnection("jdbc:sqlite:" + file);
+        c.setAutoCommit(false);
+        return c;
+    }
+
+    static String meta(Connection c, String key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT value FROM projection_meta WHERE key = ?")) {
+            ps.setString(1, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
+
+    static void putMeta(Connection c, String key, String value) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO projection_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")) {
+            ps.setString(1, key);
+            ps.setString(2, value);
+            ps.executeUpdate();
+        }
+    }
+
+    static boolean hasTable(Connection c, String table) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")) {
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    static void exec(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+}

@@ -1,0 +1,285 @@
+package dev.runledger.projections;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Queries over the projection. Label filters pick their SQL shape by selectivity (STACK.md): a label
+ * matched by few runs drives the query from the {@code (key, value)} index and sorts the few
+ * candidates; when every label is common, runs are scanned newest first and each is checked with a
+ * primary-key probe, stopping at the page length. A bounded count decides which is which.
+ */
+final class SqliteRunQueries implements RunQueries {
+    /** At most this many matching runs: drive from the label index; more: scan newest first. */
+    static final int SELECTIVE_LIMIT = 2_000;
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final String RUN_COLUMNS = "r.id, r.created_at, r.protocol_id, r.status, r.completed_at, r.labels,"
+            + " r.summary, r.command_count, r.damaged, r.created_index";
+
+    private final ReadPool pool;
+
+    SqliteRunQueries(ReadPool pool) {
+        this.pool = pool;
+    }
+
+    @Override
+    public RunPage runs(RunQuery query) {
+        return pool.read(c -> {
+            List<Map.Entry<String, Set<String>>> labels = new ArrayList<>(query.labels().entrySet());
+            int driver = -1;
+            long fewest = Long.MAX_VALUE;
+            for (int i = 0; i < labels.size(); i++) {
+                long n = boundedCount(c, labels.get(i).getKey(), labels.get(i).getValue());
+                if (n < fewest) {
+                    fewest = n;
+                    driver = i;
+                }
+            }
+            if (fewest > SELECTIVE_LIMIT) {
+                driver = -1;
+            }
+            List<Object> params = new ArrayList<>();
+            StringBuilder from = new StringBuilder();
+            if (driver >= 0) {
+                Map.Entry<String, Set<String>> d = labels.get(driver);
+                from.append(" FROM (SELECT run_id FROM run_labels WHERE key = ?");
+                params.add(d.getKey());
+                appendIn(from, params, "value", d.getValue());
+                from.append(") m CROSS JOIN runs r ON r.id = m.run_id");
+            } else {
+                from.append(" FROM runs r");
+            }
+            StringBuilder where = new StringBuilder(" WHERE 1 = 1");
+            for (int i = 0; i < labels.size(); i++) {
+                if (i == driver) {
+                    continue;
+                }
+                where.append(" AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?");
+                params.add(labels.get(i).getKey());
+                appendIn(where, params, "l.value", labels.get(i).getValue());
+                where.append(')');
+            }
+            if (query.status() != null) {
+                where.append(" AND r.status = ?");
+                params.add(query.status());
+            }
+            if (query.createdFrom() != null) {
+                where.append(" AND r.created_ms >= ?");
+                params.add(query.createdFrom().toEpochMilli());
+            }
+            if (query.createdBefore() != null) {
+                where.append(" AND r.created_ms < ?");
+                params.add(query.createdBefore().toEpochMilli());
+            }
+            Long total = null;
+            if (query.includeTotal()) {
+                try (PreparedStatement ps = prepare(c, "SELECT count(*)" + from + where, params)) {
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        total = rs.getLong(1);
+                    }
+                }
+            }
+            List<Object> pageParams = new ArrayList<>(params);
+            StringBuilder page = new StringBuilder("SELECT ").append(RUN_COLUMNS).append(from).append(where);
+            if (query.cursor() != null) {
+                page.append(" AND r.created_index < ?");
+                pageParams.add(Long.parseLong(query.cursor()));
+            }
+            page.append(" ORDER BY r.created_index DESC LIMIT ?");
+            pageParams.add(query.pageLength() + 1);
+            List<RunView> runs = new ArrayList<>();
+            long lastIndex = 0;
+            boolean more = false;
+            try (PreparedStatement ps = prepare(c, page.toString(), pageParams); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (runs.size() == query.pageLength()) {
+                        more = true;
+                        break;
+                    }
+                    runs.add(runView(rs));
+                    lastIndex = rs.getLong(10);
+                }
+            }
+            return new RunPage(Collections.unmodifiableList(runs), more ? Long.toString(lastIndex) : null, total);
+        });
+    }
+
+    private static long boundedCount(Connection c, String key, Set<String> values) throws SQLException {
+        List<Object> params = new ArrayList<>();
+        StringBuilder sql = new StringBuilder("SELECT count(*) FROM (SELECT 1 FROM run_labels WHERE key = ?");
+        params.add(key);
+        appendIn(sql, params, "value", values);
+        sql.append(" LIMIT ?)");
+        params.add(SELECTIVE_LIMIT + 1);
+        try (PreparedStatement ps = prepare(c, sql.toString(), params); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static void appendIn(StringBuilder sql, List<Object> params, String column, Set<String> values) {
+        if (values.isEmpty()) {
+            return; // the key merely has to exist
+        }
+        sql.append(" AND ").append(column).append(" IN (");
+        int i = 0;
+        for (String v : values) {
+            sql.append(i++ == 0 ? "?" : ", ?");
+            params.add(v);
+        }
+        sql.append(')');
+    }
+
+    private static PreparedStatement prepare(Connection c, String sql, List<Object> params) throws SQLException {
+        PreparedStatement ps = c.prepareStatement(sql);
+        for (int i = 0; i < params.size(); i++) {
+            Object p = params.get(i);
+            if (p instanceof Long l) {
+                ps.setLong(i + 1, l);
+            } else if (p instanceof Integer n) {
+                ps.setInt(i + 1, n);
+            } else {
+                ps.setString(i + 1, (String) p);
+            }
+        }
+        return ps;
+    }
+
+    private static RunView runView(ResultSet rs) throws SQLException {
+        return new RunView(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                parseLabels(rs.getString(6)), rs.getString(7), rs.getInt(8), rs.getInt(9) != 0);
+    }
+
+    static Map<String, String> parseLabels(String json) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        try (JsonParser p = JSON.createParser(json)) {
+            p.nextToken();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String key = p.currentName();
+                p.nextToken();
+                labels.put(key, p.getText());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("labels column is not a JSON object: " + json, e);
+        }
+        return Collections.unmodifiableMap(labels);
+    }
+
+    @Override
+    public Optional<RunView> run(String runId) {
+        return pool.read(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT " + RUN_COLUMNS + " FROM runs r WHERE r.id = ?")) {
+                ps.setString(1, runId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(runView(rs)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    @Override
+    public Optional<CommandView> command(String runId, String commandId) {
+        return pool.read(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT index_in_run, command_type, status, command"
+                    + " FROM run_commands WHERE run_id = ? AND command_id = ?")) {
+                ps.setString(1, runId);
+                ps.setString(2, commandId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next()
+                            ? Optional.of(new CommandView(runId, rs.getInt(1), commandId, rs.getString(2), rs.getString(3), rs.getString(4)))
+                            : Optional.empty();
+                }
+            }
+        });
+    }
+
+    @Override
+    public Optional<CommandPage> commands(String runId, Integer cursor, int pageLength) {
+        if (pageLength < 1 || pageLength > RunQuery.MAX_PAGE_LENGTH) {
+            throw new IllegalArgumentException("pageLength must be 1-" + RunQuery.MAX_PAGE_LENGTH + " but was " + pageLength);
+        }
+        if (cursor != null && cursor < 0) {
+            throw new IllegalArgumentException("cursor must be 0 or more but was " + cursor);
+        }
+        return pool.read(c -> {
+            Integer total = commandCount(c, runId);
+            if (total == null) {
+                return Optional.empty();
+            }
+            int start = cursor != null ? cursor : Math.max(0, total - pageLength);
+            List<CommandView> commands = new ArrayList<>(Math.min(pageLength, Math.max(0, total - start)));
+            try (PreparedStatement ps = c.prepareStatement("SELECT index_in_run, command_id, command_type, status, command"
+                    + " FROM run_commands WHERE run_id = ? AND index_in_run >= ? AND index_in_run < ? ORDER BY index_in_run")) {
+                ps.setString(1, runId);
+                ps.setInt(2, start);
+                ps.setLong(3, (long) start + pageLength);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        commands.add(new CommandView(runId, rs.getInt(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                                rs.getString(5)));
+                    }
+                }
+            }
+            return Optional.of(new CommandPage(Collections.unmodifiableList(commands), start, total));
+        });
+    }
+
+    @Override
+    public boolean writeCommandsJson(String runId, OutputStream out) throws IOException {
+        try {
+            return pool.read(c -> {
+                if (commandCount(c, runId) == null) {
+                    return false;
+                }
+                out.write('[');
+                try (PreparedStatement ps = c.prepareStatement(
+                        "SELECT command FROM run_commands WHERE run_id = ? ORDER BY index_in_run")) {
+                    ps.setString(1, runId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        boolean first = true;
+                        while (rs.next()) {
+                            if (!first) {
+                                out.write(',');
+                            }
+                            first = false;
+                            out.write(rs.getBytes(1));
+                        }
+                    }
+                }
+                out.write(']');
+                return true;
+            });
+        } catch (ProjectionReadException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw e;
+        }
+    }
+
+    private static Integer commandCount(Connection c, String runId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT command_count FROM runs WHERE id = ?")) {
+            ps.setString(1, runId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getInt(1) : null;
+            }
+        }
+    }
+}

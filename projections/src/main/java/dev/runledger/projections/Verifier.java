@@ -1,0 +1,185 @@
+package dev.runledger.projections;
+
+import dev.runledger.ledger.Journal;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/** Compares tables by content (never file bytes) with SQL {@code EXCEPT}, both ways, over an attached replay. */
+final class Verifier {
+    static final int MAX_DIFFERENCES = 20;
+
+    private record Table(String name, List<String> key, String describe) {
+    }
+
+    private static final List<Table> TABLES = List.of(
+            new Table("runs", List.of("id"), "run %s"),
+            new Table("run_commands", List.of("run_id", "command_id"), "run %s command %s"),
+            new Table("run_labels", List.of("run_id", "key"), "run %s label %s"),
+            new Table("run_tombstones", List.of("run_id"), "deleted run %s"),
+            new Table("quarantine", List.of("journal_index"), "quarantined event at index %s"),
+            new Table("projection_meta", List.of("key"), "meta %s"));
+
+    private Verifier() {
+    }
+
+    static Verification verify(Journal journal, Path database, Rebuild.ProgressListener progress) {
+        Path dir = null;
+        try {
+            if (!Files.exists(database)) {
+                throw new IllegalArgumentException("no projection at " + database);
+            }
+            long checkpoint;
+            int version;
+            try (Connection c = Sqlite.openReader(database)) {
+                String cp = Sqlite.meta(c, "checkpoint_index");
+                String v = Sqlite.meta(c, "schema_version");
+                String journalId = Sqlite.meta(c, "journal_id");
+                if (!journal.id().equals(journalId)) {
+                    return new Verification(false, Journal.NONE, 0, 0, List.of("projection_meta: journal_id is "
+                            + journalId + " but the journal's id is " + journal.id()));
+                }
+                checkpoint = cp == null ? Journal.NONE : Long.parseLong(cp);
+                version = v == null ? -1 : Integer.parseInt(v);
+            }
+            if (!Schema.isKnown(version)) {
+                return new Verification(false, checkpoint, 0, 0, List.of("projection_meta: unknown schema_version " + version));
+            }
+            dir = Files.createTempDirectory(database.toAbsolutePath().getParent(), ".verify-");
+            Path fresh = dir.resolve("replay.sqlite");
+            Replay.Outcome o = Replay.build(journal, fresh, version, false, 2, checkpoint, progress::onProgress,
+                    () -> Thread.currentThread().isInterrupted());
+            List<String> differences = new ArrayList<>();
+            try (Connection c = Sqlite.openReader(database)) {
+                c.setAutoCommit(true);
+                try (PreparedStatement attach = c.prepareStatement("ATTACH DATABASE ? AS fresh")) {
+                    attach.setString(1, fresh.toString());
+                    attach.execute();
+                }
+                c.setAutoCommit(false);
+                for (Table t : TABLES) {
+                    compare(c, t, differences);
+                    if (differences.size() >= MAX_DIFFERENCES) {
+                        break;
+                    }
+                }
+                c.rollback();
+            }
+            return new Verification(differences.isEmpty(), checkpoint, o.runs(), o.commands(), List.copyOf(differences));
+        } catch (SQLException | IOException e) {
+            throw new IllegalStateException("verify of " + database + " failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("verify of " + database + " interrupted", e);
+        } finally {
+            if (dir != null) {
+                try {
+                    Replay.deleteWithCompanions(dir.resolve("replay.sqlite"));
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // a temp directory left behind is harmless
+                }
+            }
+        }
+    }
+
+    private static void compare(Connection c, Table t, List<String> out) throws SQLException {
+        String keys = String.join(", ", t.key());
+        // Rows of the projection that a fresh replay does not have (changed or extra) ...
+        List<List<String>> ours = keysOf(c, "SELECT " + keys + " FROM (SELECT * FROM main." + t.name()
+                + " EXCEPT SELECT * FROM fresh." + t.name() + ")");
+        for (List<String> key : ours) {
+            List<String> columns = differingColumns(c, t, key);
+            out.add(t.name() + ": " + String.format(t.describe(), key.toArray()) + (columns == null
+                    ? " is in the projection but not in a fresh replay"
+                    : " differs in " + String.join(", ", columns)));
+            if (out.size() >= MAX_DIFFERENCES) {
+                return;
+            }
+        }
+        // ... and rows of the replay the projection lacks (changed rows were reported above).
+        List<List<String>> theirs = keysOf(c, "SELECT " + keys + " FROM (SELECT * FROM fresh." + t.name()
+                + " EXCEPT SELECT * FROM main." + t.name() + ")");
+        for (List<String> key : theirs) {
+            if (!ours.contains(key)) {
+                out.add(t.name() + ": " + String.format(t.describe(), key.toArray())
+                        + " is missing from the projection");
+                if (out.size() >= MAX_DIFFERENCES) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static List<List<String>> keysOf(Connection c, String sql) throws SQLException {
+        List<List<String>> keys = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql + " LIMIT " + MAX_DIFFERENCES)) {
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                List<String> key = new ArrayList<>(n);
+                for (int i = 1; i <= n; i++) {
+                    key.add(rs.getString(i));
+                }
+                keys.add(key);
+            }
+        }
+        return keys;
+    }
+
+    /** Columns that differ between the two copies of a row, or null if the replay has no such row. */
+    private static List<String> differingColumns(Connection c, Table t, List<String> key) throws SQLException {
+        StringBuilder where = new StringBuilder();
+        for (String k : t.key()) {
+            where.append(where.length() == 0 ? " WHERE " : " AND ").append(k).append(" = ?");
+        }
+        List<Object> mine = row(c, "SELECT * FROM main." + t.name() + where, key);
+        List<Object> fresh = row(c, "SELECT * FROM fresh." + t.name() + where, key);
+        if (fresh == null) {
+            return null;
+        }
+        List<String> columns = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT * FROM main." + t.name() + " LIMIT 0")) {
+            ResultSetMetaData md = rs.getMetaData();
+            for (int i = 0; i < mine.size(); i++) {
+                if (!Objects.equals(mine.get(i), fresh.get(i))) {
+                    columns.add(md.getColumnName(i + 1) + " (projection " + abbreviate(mine.get(i)) + ", replay "
+                            + abbreviate(fresh.get(i)) + ")");
+                }
+            }
+        }
+        return columns;
+    }
+
+    private static List<Object> row(Connection c, String sql, List<String> key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < key.size(); i++) {
+                ps.setString(i + 1, key.get(i));
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                List<Object> values = new ArrayList<>();
+                for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                    values.add(rs.getString(i));
+                }
+                return values;
+            }
+        }
+    }
+
+    private static String abbreviate(Object value) {
+        String s = String.valueOf(value);
+        return s.length() <= 40 ? s : s.substring(0, 37) + "...";
+    }
+}
