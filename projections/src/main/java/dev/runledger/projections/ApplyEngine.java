@@ -47,6 +47,8 @@ final class ApplyEngine implements AutoCloseable {
     private long applied;
     private long quarantined;
     private long commandsWritten;
+    private long committedApplied;
+    private long committedQuarantined;
 
     private final PreparedStatement insRun;
     private final PreparedStatement updRun;
@@ -294,6 +296,8 @@ final class ApplyEngine implements AutoCloseable {
 
     /** After a successful commit: keeps the cache bounded (every row is clean now). */
     void afterCommit() {
+        committedApplied = applied;
+        committedQuarantined = quarantined;
         if (cache.size() > maxCachedRuns) {
             Iterator<RunRow> it = cache.values().iterator();
             int target = maxCachedRuns * 3 / 4;
@@ -308,6 +312,8 @@ final class ApplyEngine implements AutoCloseable {
     void afterRollback() {
         cache.clear();
         dirty.clear();
+        applied = committedApplied;
+        quarantined = committedQuarantined;
     }
 
     private void insertRun(RunRow run) throws SQLException {

@@ -63,7 +63,7 @@ public final class Rebuild {
             Path partial = SqliteProjection.rebuildFile(target);
             Replay.deleteWithCompanions(partial);
             Files.deleteIfExists(target.resolveSibling(target.getFileName() + ".bak"));
-            Replay.Outcome o = Replay.build(journal, partial, options.schemaVersion(), options.strict(), options.threads(),
+            Replay.Outcome o = Replay.build(target.getFileName().toString(), journal, partial, options.schemaVersion(), options.strict(), options.threads(),
                     Replay.TO_HEAD, options.progress()::onProgress, () -> Thread.currentThread().isInterrupted());
             SqliteProjection.replaceFile(partial, target);
             return new Result(o.events(), o.runs(), o.commands(), o.quarantined(), o.lastIndex(),

@@ -45,7 +45,7 @@ final class Replay {
      * Builds {@code file} (which must not exist) from the journal's start up to {@code untilIndex}
      * inclusive: {@link #TO_HEAD} replays everything there is, {@link Journal#NONE} nothing.
      */
-    static Outcome build(Journal journal, Path file, int schemaVersion, boolean strict, int threads, long untilIndex,
+    static Outcome build(String name, Journal journal, Path file, int schemaVersion, boolean strict, int threads, long untilIndex,
                          Progress progress, BooleanSupplier cancelled) throws SQLException, IOException, InterruptedException {
         long head = untilIndex == TO_HEAD ? journal.headIndex() : untilIndex;
         long total = journal.countBetween(Journal.NONE, head);
@@ -57,7 +57,7 @@ final class Replay {
             Sqlite.putMeta(c, "schema_version", Integer.toString(schemaVersion));
             Sqlite.putMeta(c, "journal_id", journal.id());
             Sqlite.putMeta(c, "checkpoint_index", Long.toString(Journal.NONE));
-            engine = new ApplyEngine(c, file.getFileName().toString(), strict, 50_000);
+            engine = new ApplyEngine(c, name, strict, 50_000);
             try (EntrySource source = threads > 1 ? new PipelinedSource(journal) : new DirectSource(journal)) {
                 int inBatch = 0;
                 progress.update(0, total);

@@ -45,7 +45,8 @@ final class SqliteProjection implements Projection {
     private volatile boolean running = true;
     private volatile int schemaVersion;
     private Thread worker;
-    private long quarantinedTotal;
+    private volatile long quarantinedTotal;
+    private long reportedHandled;
 
     private SqliteProjection(ProjectionConfig config, FileChannel lockChannel) {
         this.config = config;
@@ -261,16 +262,16 @@ final class SqliteProjection implements Projection {
         if (n == 0 || last == Journal.NONE) {
             return;
         }
-        long quarantinedBefore = engine.quarantined();
-        long appliedBefore = engine.applied();
         engine.flush(last);
         writer.commit();
         engine.afterCommit();
         metrics.batchSize.record(n);
         publish(last);
-        metrics.applied.increment(engine.applied() - appliedBefore + (engine.quarantined() - quarantinedBefore));
+        long handled = engine.applied() + engine.quarantined();
+        metrics.applied.increment(handled - reportedHandled);
+        metrics.quarantined.increment(engine.quarantined() - quarantinedTotal);
+        reportedHandled = handled;
         quarantinedTotal = engine.quarantined();
-        metrics.quarantined.increment(engine.quarantined() - quarantinedBefore);
     }
 
     private static void rollbackQuietly(Connection writer, ApplyEngine engine) {
@@ -294,10 +295,9 @@ final class SqliteProjection implements Projection {
         long started = System.nanoTime();
         try {
             Replay.deleteWithCompanions(partial);
-            Replay.Outcome outcome = Replay.build(journal, partial, config.schemaVersion(), config.strict(), 2,
+            Replay.Outcome outcome = Replay.build(name, journal, partial, config.schemaVersion(), config.strict(), 2,
                     Replay.TO_HEAD, (done, total) -> {
                         metrics.rebuildProgress = total == 0 ? 1 : (double) done / total;
-                        metrics.rebuildEvents.increment(0);
                     }, () -> !running);
             metrics.rebuildEvents.increment(outcome.events());
             LOG.info("projection {} - rebuilt {} events ({} runs, {} commands, {} quarantined) in {} ms; switching",
@@ -310,7 +310,7 @@ final class SqliteProjection implements Projection {
             LOG.info("projection {} - rebuild cancelled by close", name);
         } catch (Exception e) {
             state = ProjectionStatus.State.FAILED;
-            lastError = e.toString();
+            lastError = e instanceof PoisonEventException ? e.getMessage() : e.toString();
             config.failureHandler().onFailure(Thread.currentThread().getName(), "rebuild of " + file + " failed", e);
         }
     }

@@ -57,7 +57,7 @@ final class Verifier {
             }
             dir = Files.createTempDirectory(database.toAbsolutePath().getParent(), ".verify-");
             Path fresh = dir.resolve("replay.sqlite");
-            Replay.Outcome o = Replay.build(journal, fresh, version, false, 2, checkpoint, progress::onProgress,
+            Replay.Outcome o = Replay.build(database.getFileName().toString(), journal, fresh, version, false, 2, checkpoint, progress::onProgress,
                     () -> Thread.currentThread().isInterrupted());
             List<String> differences = new ArrayList<>();
             try (Connection c = Sqlite.openReader(database)) {

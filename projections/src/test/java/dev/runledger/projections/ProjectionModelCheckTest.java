@@ -1,0 +1,178 @@
+package dev.runledger.projections;
+
+import dev.runledger.ledger.CompletionStatus;
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.JournalSurgery;
+import dev.runledger.ledger.RunEvent;
+import dev.runledger.ledger.TestEvents;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Random event sequences - creations, command upserts, label changes, deletions and re-creations,
+ * summaries, completions, and events the rules forbid - go to the journal unchecked; the projection
+ * (with small random batches) must answer every query exactly as the reference model does, and a
+ * rebuild must equal it.
+ */
+class ProjectionModelCheckTest {
+    private static final String[] RUNS = {"r-0", "r-1", "r-2", "r-3", "r-4", "r-5", "r-6", "r-7"};
+    private static final String[] KEYS = {"tenant", "stage", "robot"};
+    private static final String[] VALUES = {"a", "b", "c"};
+    private static final String[] STATUSES = {"created", "running", "succeeded", "failed", "stopped"};
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+    void shouldAnswerEveryQueryLikeTheReferenceModel(long seed) throws Exception {
+        Random random = new Random(seed);
+        List<RunEvent> events = new ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            events.add(randomEvent(random));
+        }
+        Path journalDir = dir.resolve("journal");
+        ReferenceModel model = new ReferenceModel();
+        try (Journal journal = Journal.open(journalDir);
+             Projection projection = Projection.open(ProjectionConfig.builder(dir.resolve("p.sqlite"), journal)
+                     .maxBatchEvents(1 + random.nextInt(40)).maxCachedRuns(16).pollInterval(Duration.ofMillis(2)).build())) {
+            long last = Journal.NONE;
+            for (int from = 0; from < events.size(); ) {
+                int to = Math.min(events.size(), from + 1 + random.nextInt(60));
+                long[] indexes = JournalSurgery.appendUnchecked(journalDir, events.subList(from, to));
+                for (int i = from; i < to; i++) {
+                    model.apply(indexes[i - from], events.get(i));
+                }
+                last = indexes[indexes.length - 1];
+                from = to;
+            }
+            assertThat(projection.awaitApplied(last, Duration.ofSeconds(30))).isTrue();
+
+            assertSameAnswers(model, projection.queries(), random);
+            assertThat(ProjectionTest.rows(dir.resolve("p.sqlite"),
+                    "SELECT journal_index || ' ' || run_id || ' ' || event_type FROM quarantine ORDER BY journal_index"))
+                    .containsExactlyElementsOf(model.quarantine.stream()
+                            .map(q -> q.index() + " " + q.runId() + " " + q.type()).toList());
+
+            Verification verification = Rebuild.verify(journal, dir.resolve("p.sqlite"), null);
+            assertThat(verification.differences()).isEmpty();
+            assertThat(verification.equal()).isTrue();
+        }
+    }
+
+    private static void assertSameAnswers(ReferenceModel model, RunQueries q, Random random) throws Exception {
+        for (String id : RUNS) {
+            ReferenceModel.Run want = model.runs.get(id);
+            RunView got = q.run(id).orElse(null);
+            if (want == null) {
+                assertThat(got).as("run %s", id).isNull();
+                assertThat(q.commands(id, null, 5)).isEmpty();
+                continue;
+            }
+            assertThat(got).as("run %s", id).isNotNull();
+            assertThat(got.status()).as("status of %s", id).isEqualTo(want.status);
+            assertThat(got.completedAt()).isEqualTo(want.completedAt);
+            assertThat(got.labels()).as("labels of %s", id).isEqualTo(want.labels);
+            assertThat(got.summary()).isEqualTo(want.summary);
+            assertThat(got.commandCount()).isEqualTo(want.commandIds.size());
+            assertThat(got.damaged()).as("damaged flag of %s", id).isEqualTo(want.damaged);
+            int pageLength = 1 + random.nextInt(7);
+            List<String> paged = new ArrayList<>();
+            for (int cursor = 0; cursor < want.commandIds.size(); cursor += pageLength) {
+                CommandPage page = q.commands(id, cursor, pageLength).orElseThrow();
+                assertThat(page.totalLength()).isEqualTo(want.commandIds.size());
+                page.commands().forEach(c -> paged.add(c.id()));
+            }
+            assertThat(paged).as("commands of %s", id).isEqualTo(want.commandIds);
+            CommandPage tail = q.commands(id, null, pageLength).orElseThrow();
+            assertThat(tail.commands()).extracting(CommandView::id).isEqualTo(want.commandIds.subList(
+                    Math.max(0, want.commandIds.size() - pageLength), want.commandIds.size()));
+            for (String commandId : want.commandIds) {
+                CommandView c = q.command(id, commandId).orElseThrow();
+                assertThat(c.json()).isEqualTo(want.commandJson.get(commandId));
+                assertThat(c.status()).isEqualTo(want.commandStatus.get(commandId));
+                assertThat(c.index()).isEqualTo(want.commandIds.indexOf(commandId));
+            }
+        }
+        for (int i = 0; i < 30; i++) {
+            Map<String, Set<String>> labels = randomFilter(random);
+            String status = random.nextInt(4) == 0 ? STATUSES[random.nextInt(STATUSES.length)] : null;
+            List<String> want = model.query(labels, status);
+            RunQuery.Builder query = RunQuery.builder().pageLength(1 + random.nextInt(3)).status(status).includeTotal(true);
+            labels.forEach((k, vs) -> {
+                if (vs.isEmpty()) {
+                    query.labelExists(k);
+                } else {
+                    vs.forEach(v -> query.label(k, v));
+                }
+            });
+            List<String> got = new ArrayList<>();
+            String cursor = null;
+            do {
+                RunPage page = q.runs(query.cursor(cursor).build());
+                assertThat(page.total()).isEqualTo(want.size());
+                page.runs().forEach(r -> got.add(r.id()));
+                cursor = page.nextCursor();
+            } while (cursor != null);
+            assertThat(got).as("runs matching %s status %s", labels, status).isEqualTo(want);
+        }
+    }
+
+    private static Map<String, Set<String>> randomFilter(Random random) {
+        Map<String, Set<String>> filter = new LinkedHashMap<>();
+        int keys = random.nextInt(3);
+        for (int i = 0; i < keys; i++) {
+            Set<String> values = new LinkedHashSet<>();
+            int n = random.nextInt(3);
+            for (int j = 0; j < n; j++) {
+                values.add(VALUES[random.nextInt(VALUES.length)]);
+            }
+            filter.put(KEYS[random.nextInt(KEYS.length)], values);
+        }
+        return filter;
+    }
+
+    private static RunEvent randomEvent(Random random) {
+        String run = RUNS[random.nextInt(RUNS.length)];
+        int roll = random.nextInt(100);
+        if (roll < 14) {
+            Map<String, String> labels = new LinkedHashMap<>();
+            for (int i = random.nextInt(3); i > 0; i--) {
+                labels.put(KEYS[random.nextInt(KEYS.length)], VALUES[random.nextInt(VALUES.length)]);
+            }
+            return new RunEvent.RunCreated(run, "2026-11-22T10:00:0" + random.nextInt(10) + "Z", null, labels);
+        } else if (roll < 64) {
+            String status = new String[] {"queued", "running", "succeeded", "failed"}[random.nextInt(4)];
+            return TestEvents.command(run, "c-" + random.nextInt(12), status);
+        } else if (roll < 76) {
+            Map<String, String> set = new LinkedHashMap<>();
+            List<String> remove = new ArrayList<>();
+            String key = KEYS[random.nextInt(KEYS.length)];
+            if (random.nextBoolean()) {
+                set.put(key, VALUES[random.nextInt(VALUES.length)]);
+            } else {
+                remove.add(key);
+            }
+            return new RunEvent.LabelsChanged(run, set, remove);
+        } else if (roll < 82) {
+            return new RunEvent.SummaryRecorded(run, "{\"n\":" + random.nextInt(1000) + ".0,\"e\":null}");
+        } else if (roll < 92) {
+            return new RunEvent.RunCompleted(run, CompletionStatus.values()[random.nextInt(3)], "2026-11-22T11:00:00Z");
+        } else {
+            return new RunEvent.RunDeleted(run);
+        }
+    }
+}
