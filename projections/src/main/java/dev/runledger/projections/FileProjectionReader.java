@@ -1,0 +1,23 @@
+package dev.runledger.projections;
+
+/** A {@link ProjectionReader} over a file: a small read pool and nothing else. */
+final class FileProjectionReader extends DelegatingQueries implements ProjectionReader {
+    private final ReadPool pool;
+    private final Meta meta;
+
+    FileProjectionReader(ReadPool pool, Meta meta) {
+        super(new SqliteRunQueries(pool));
+        this.pool = pool;
+        this.meta = meta;
+    }
+
+    @Override
+    public Meta meta() {
+        return meta;
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

@@ -1,0 +1,57 @@
+package dev.runledger.tool;
+
+import dev.runledger.ledger.InvalidEventException;
+import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.NdjsonReader;
+import dev.runledger.ledger.RejectedEventException;
+import dev.runledger.ledger.RunEvent;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "append", mixinStandardHelpOptions = true,
+        description = {"Appends NDJSON events (one JSON object per line) and prints the last journal index.",
+                "The whole input is validated, including run lifecycle rules, before any of it is appended:",
+                "a bad line is reported with its number and nothing is written (exit code 2)."})
+final class AppendCommand implements Callable<Integer> {
+    @Mixin
+    JournalOption journal;
+
+    @Option(names = "--file", paramLabel = "F", defaultValue = "-", description = "Input file, or - for stdin (default).")
+    String file;
+
+    @Override
+    public Integer call() throws IOException {
+        List<RunEvent> events = new ArrayList<>();
+        List<Long> lines = new ArrayList<>();
+        try (InputStream in = "-".equals(file) ? System.in : Files.newInputStream(Path.of(file))) {
+            NdjsonReader reader = new NdjsonReader(in);
+            RunEvent e;
+            while ((e = reader.next()) != null) {
+                events.add(e);
+                lines.add(reader.lineNumber());
+            }
+        }
+        if (events.isEmpty()) {
+            throw new InvalidEventException("no events in the input");
+        }
+        try (Ledger ledger = Ledger.open(journal.journal)) {
+            long last = ledger.append(events);
+            System.out.println(last);
+            return RunLedger.OK;
+        } catch (RejectedEventException e) {
+            // Name the input line, as for malformed lines; the ledger names the event's position.
+            String message = e.getMessage().replaceFirst("^event \\d+ of the batch: ", "");
+            throw new RejectedEventException(e.reason(), e.batchPosition(),
+                    "line " + lines.get(e.batchPosition()) + ": " + message + " (nothing was appended)");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package dev.runledger.tool;
+
+import dev.runledger.projections.CommandPage;
+import dev.runledger.projections.CommandView;
+import dev.runledger.projections.ProjectionReader;
+import dev.runledger.projections.RunPage;
+import dev.runledger.projections.RunQuery;
+import dev.runledger.projections.RunView;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "query", mixinStandardHelpOptions = true, description = "Queries a projection file.",
+        subcommands = {QueryCommand.Runs.class, QueryCommand.Commands.class})
+final class QueryCommand {
+
+    @Command(name = "runs", mixinStandardHelpOptions = true,
+            description = {"Runs newest first. --label k=v filters (repeat a key for OR, different keys AND);",
+                    "--label k requires the key to exist."})
+    static final class Runs implements Callable<Integer> {
+        @Option(names = "--db", required = true, paramLabel = "FILE")
+        Path db;
+
+        @Option(names = "--label", paramLabel = "K[=V]", description = "Label filter; repeatable.")
+        List<String> labels = List.of();
+
+        @Option(names = "--status", paramLabel = "S", description = "created, running, succeeded, failed or stopped.")
+        String status;
+
+        @Option(names = "--limit", defaultValue = "20", paramLabel = "N", description = "Page length (default 20).")
+        int limit;
+
+        @Option(names = "--cursor", paramLabel = "C", description = "nextCursor of the previous page.")
+        String cursor;
+
+        @Option(names = "--total", description = "Also count every matching run.")
+        boolean total;
+
+        @Option(names = "--json")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            RunQuery.Builder q = RunQuery.builder().status(status).pageLength(limit).cursor(cursor).includeTotal(total);
+            for (String label : labels) {
+                int eq = label.indexOf('=');
+                if (eq < 0) {
+                    q.labelExists(label);
+                } else {
+                    q.label(label.substring(0, eq), label.substring(eq + 1));
+                }
+            }
+            RunQuery query = q.build();
+            try (ProjectionReader reader = ProjectionReader.open(db)) {
+                RunPage page = reader.runs(query);
+                if (json) {
+                    System.out.println(Json.write(g -> {
+                        g.writeStartObject();
+                        g.writeArrayFieldStart("runs");
+                        for (RunView r : page.runs()) {
+                            Json.run(g, r);
+                        }
+                        g.writeEndArray();
+                        if (page.nextCursor() != null) {
+                            g.writeStringField("nextCursor", page.nextCursor());
+                        }
+                        if (page.total() != null) {
+                            g.writeNumberField("total", page.total());
+                        }
+                        g.writeEndObject();
+                    }));
+                } else {
+                    for (RunView r : page.runs()) {
+                        System.out.printf("%-28s %-10s %-25s %6d commands  %s%s%n", r.id(), r.status(), r.createdAt(),
+                                r.commandCount(), r.labels(), r.damaged() ? "  DAMAGED" : "");
+                    }
+                    if (page.total() != null) {
+                        System.out.println("total: " + page.total());
+                    }
+                    if (page.nextCursor() != null) {
+                        System.out.println("next page: --cursor " + page.nextCursor());
+                    }
+                }
+            }
+            return RunLedger.OK;
+        }
+    }
+
+    @Command(name = "commands", mixinStandardHelpOptions = true,
+            description = "A page of a run's commands (default: the tail), Opentrons-style.")
+    static final class Commands implements Callable<Integer> {
+        @Option(names = "--db", required = true, paramLabel = "FILE")
+        Path db;
+
+        @Option(names = "--run", required = true, paramLabel = "ID")
+        String run;
+
+        @Option(names = "--cursor", paramLabel = "N", description = "Index of the first command (default: the tail).")
+        Integer cursor;
+
+        @Option(names = "--page-length", defaultValue = "20", paramLabel = "N")
+        int pageLength;
+
+        @Option(names = "--json")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            try (ProjectionReader reader = ProjectionReader.open(db)) {
+                CommandPage page = reader.commands(run, cursor, pageLength)
+                        .orElseThrow(() -> new IllegalArgumentException("no run " + run + " in " + db));
+                if (json) {
+                    System.out.println(Json.write(g -> {
+                        g.writeStartObject();
+                        g.writeArrayFieldStart("data");
+                        for (CommandView c : page.commands()) {
+                            Json.command(g, c);
+                        }
+                        g.writeEndArray();
+                        g.writeObjectFieldStart("meta");
+                        g.writeNumberField("cursor", page.cursor());
+                        g.writeNumberField("totalLength", page.totalLength());
+                        g.writeEndObject();
+                        g.writeEndObject();
+                    }));
+                } else {
+                    for (CommandView c : page.commands()) {
+                        System.out.printf("%6d %-40s %-14s %-10s%n", c.index(), c.id(), c.commandType(), c.status());
+                    }
+                    System.out.println("commands " + page.cursor() + ".." + (page.cursor() + page.commands().size())
+                            + " of " + page.totalLength());
+                }
+            }
+            return RunLedger.OK;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package dev.runledger.tool;
+
+import dev.runledger.ledger.InvalidEventException;
+import dev.runledger.ledger.RejectedEventException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/** The {@code runledger} command. Exit codes: 0 success, 1 the work failed or a check did not hold, 2 bad usage or input. */
+@Command(name = "runledger", mixinStandardHelpOptions = true, version = "runledger 0.1.0",
+        description = "An event-sourced run ledger: a Chronicle Queue journal projected into SQLite.",
+        subcommands = {DemoCommand.class, AppendCommand.class, ExportCommand.class, InspectCommand.class,
+                ProjectCommand.class, RebuildCommand.class, VerifyCommand.class, QueryCommand.class,
+                CommandLine.HelpCommand.class})
+public final class RunLedger {
+    public static final int OK = 0;
+    public static final int FAILED = 1;
+    public static final int BAD_INPUT = 2;
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs a command line and returns its exit code (tests call this instead of {@link #main}). */
+    public static int execute(String... args) {
+        return commandLine().execute(args);
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cmd = new CommandLine(new RunLedger());
+        cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            String name = commandLine.getCommandName();
+            boolean badInput = e instanceof InvalidEventException || e instanceof RejectedEventException
+                    || e instanceof IllegalArgumentException;
+            err.println(name + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            if (!badInput && Boolean.getBoolean("runledger.debug")) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return badInput ? BAD_INPUT : FAILED;
+        });
+        return cmd;
+    }
+}
