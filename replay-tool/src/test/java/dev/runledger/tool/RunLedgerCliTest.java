@@ -1,0 +1,185 @@
+package dev.runledger.tool;
+
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.NdjsonCodec;
+import dev.runledger.ledger.SharedData;
+import dev.runledger.ledger.TestEvents;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command line as a user sees it: exit codes, messages, output. */
+class RunLedgerCliTest {
+    @TempDir
+    Path dir;
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldOut;
+    private PrintStream oldErr;
+    private InputStream oldIn;
+
+    @BeforeEach
+    void captureConsole() {
+        oldOut = System.out;
+        oldErr = System.err;
+        oldIn = System.in;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void restoreConsole() {
+        System.setOut(oldOut);
+        System.setErr(oldErr);
+        System.setIn(oldIn);
+    }
+
+    private int run(String stdin, String... args) {
+        out.reset();
+        err.reset();
+        System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+        return RunLedger.execute(args);
+    }
+
+    private String stdout() {
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private String stderr() {
+        return err.toString(StandardCharsets.UTF_8);
+    }
+
+    private static String lines(Object... events) {
+        StringBuilder sb = new StringBuilder();
+        for (Object e : events) {
+            sb.append(e instanceof String s ? s : NdjsonCodec.encodeToString((dev.runledger.ledger.RunEvent) e)).append('\n');
+        }
+        return sb.toString();
+    }
+
+    @Test
+    void shouldAppendThenExportTheSameBytes() {
+        String input = lines(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"),
+                "{\"type\":\"run.summary\",\"runId\":\"r-1\",\"summary\":{\"a\":1.0e-7,\"b\":null}}",
+                TestEvents.completed("r-1"));
+        String journal = dir.resolve("journal").toString();
+
+        assertThat(run(input, "append", "--journal", journal)).isZero();
+        assertThat(stdout().trim()).matches("\\d+");
+        assertThat(run("", "export", "--journal", journal)).isZero();
+        assertThat(stdout()).isEqualTo(input);
+    }
+
+    @Test
+    void shouldRejectABadLineNamingItAndAppendNothing() {
+        String journal = dir.resolve("journal").toString();
+        run(lines(TestEvents.created("r-0")), "append", "--journal", journal);
+        String input = lines(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"))
+                + "{\"type\":\"labels.changed\",\"runId\":\"r-1\",\"set\":{\"my key\":\"v\"}}\n";
+
+        assertThat(run(input, "append", "--journal", journal)).isEqualTo(2);
+        assertThat(stderr()).contains("append: line 3: labels.changed: label key \"my key\" has a character outside [A-Za-z0-9._/-]");
+        assertThat(exportedLines(journal)).isEqualTo(1);
+    }
+
+    @Test
+    void shouldRejectAStateViolationNamingTheLineAndAppendNothing() {
+        String journal = dir.resolve("journal").toString();
+        String input = lines(TestEvents.created("r-1"), TestEvents.completed("r-1"), TestEvents.command("r-1", "c-1", "queued"));
+
+        assertThat(run(input, "append", "--journal", journal)).isEqualTo(2);
+        assertThat(stderr()).contains("append: line 3: command.recorded rejected: run \"r-1\" is already completed")
+                .contains("(nothing was appended)");
+        assertThat(run("", "inspect", "--journal", journal)).isZero();
+        assertThat(stdout()).contains(" events 0");
+    }
+
+    @Test
+    void shouldInspectEventsWithTheirIndexFilteredByRun() {
+        String journal = dir.resolve("journal").toString();
+        run(lines(TestEvents.created("r-1"), TestEvents.created("r-2"), TestEvents.command("r-2", "c-1", "queued")),
+                "append", "--journal", journal);
+
+        assertThat(run("", "inspect", "--journal", journal, "--run", "r-2", "--limit", "1")).isZero();
+        assertThat(stdout().lines().skip(1).toList()).singleElement().asString()
+                .matches("\\d+\\t\\{\"type\":\"run.created\",\"runId\":\"r-2\".*");
+    }
+
+    @Test
+    void shouldProjectQueryRebuildAndVerify() throws Exception {
+        String journal = dir.resolve("journal").toString();
+        String db = dir.resolve("runs.sqlite").toString();
+        run(lines(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"), TestEvents.created("r-2")),
+                "append", "--journal", journal);
+
+        assertThat(run("", "project", "--journal", journal, "--db", db)).as(stderr()).isZero();
+        assertThat(run("", "query", "runs", "--db", db, "--label", "tenant=acme", "--json")).isZero();
+        assertThat(stdout()).startsWith("{\"runs\":[{\"id\":\"r-2\"").contains("{\"id\":\"r-1\"");
+        assertThat(run("", "query", "commands", "--db", db, "--run", "r-1", "--json")).isZero();
+        assertThat(stdout()).startsWith("{\"data\":[" + TestEvents.commandJson("c-1", "aspirate", "queued") + "]")
+                .contains("\"meta\":{\"cursor\":0,\"totalLength\":1}");
+        assertThat(run("", "rebuild", "--journal", journal, "--db", db, "--json")).isZero();
+        assertThat(stdout()).contains("\"events\":3,\"runs\":2,\"commands\":1,\"quarantined\":0");
+        assertThat(run("", "verify", "--journal", journal, "--db", db)).isZero();
+        assertThat(stdout()).startsWith("verified");
+
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db)) {
+            c.createStatement().executeUpdate("UPDATE runs SET status = 'succeeded' WHERE id = 'r-1'");
+        }
+        assertThat(run("", "verify", "--journal", journal, "--db", db)).isEqualTo(1);
+        assertThat(stdout()).contains("runs: run r-1 differs in status (projection succeeded, replay running)");
+    }
+
+    @Test
+    void shouldAnswerBadUsageWithExitCodeTwo() {
+        assertThat(run("", "append")).isEqualTo(2);
+        assertThat(stderr()).contains("Missing required option: '--journal=DIR'");
+        assertThat(run("", "export", "--journal", dir.resolve("nothing").toString())).isEqualTo(2);
+        assertThat(stderr()).contains("no journal at");
+        assertThat(run("", "query", "runs", "--db", dir.resolve("none.sqlite").toString())).isEqualTo(2);
+        assertThat(stderr()).contains("no projection at");
+    }
+
+    @Test
+    void shouldImportAndExportTheRealOpentronsEventsByteForByte() throws Exception {
+        byte[] original;
+        try (InputStream in = SharedData.events()) {
+            original = in.readAllBytes();
+        }
+        Path file = dir.resolve("events.ndjson");
+        Files.write(file, original);
+        String journal = dir.resolve("journal").toString();
+
+        assertThat(run("", "append", "--journal", journal, "--file", file.toString())).as(stderr()).isZero();
+        assertThat(run("", "export", "--journal", journal)).isZero();
+        assertThat(out.toByteArray()).isEqualTo(original);
+    }
+
+    @Test
+    void shouldRunTheDemo() throws Exception {
+        assertThat(run("", "demo", "--data", dir.resolve("data").toString(), "--runs", "6", "--commands", "40")).as(stderr()).isZero();
+        assertThat(stdout()).contains("runs with label tenant=acme").contains("verify: equal to a fresh replay");
+        try (Journal journal = Journal.openExisting(dir.resolve("data/journal"))) {
+            assertThat(journal.countBetween(Journal.NONE, journal.headIndex())).isGreaterThan(6 * 40);
+        }
+    }
+
+    private int exportedLines(String journal) {
+        run("", "export", "--journal", journal);
+        return (int) stdout().lines().count();
+    }
+}
