@@ -1,0 +1,120 @@
+package dev.runledger.bench;
+
+import dev.runledger.ledger.CommandJson;
+import dev.runledger.ledger.NdjsonReader;
+import dev.runledger.ledger.RunEvent;
+import dev.runledger.tool.EngineSimulator;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+
+/** Shared pieces: data, temp directories, the JVM flags, percentiles. */
+final class Bench {
+    private Bench() {
+    }
+
+    /** The Chronicle flags, from the parent POM's property via a filtered resource. */
+    static String[] jvmFlags() {
+        try (InputStream in = Bench.class.getResourceAsStream("/jvm.flags")) {
+            String flags = new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+            List<String> all = new ArrayList<>(Arrays.asList(flags.split("\\s+")));
+            if (Runtime.version().feature() >= 24) {
+                all.add("--sun-misc-unsafe-memory-access=allow");
+            }
+            return all.toArray(String[]::new);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Path tempDir(String name) {
+        try {
+            Path base = Path.of(System.getProperty("runledger.bench.dir", "target/bench-tmp"));
+            Files.createDirectories(base);
+            return Files.createTempDirectory(base.toAbsolutePath(), name + "-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void delete(Path dir) {
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A ~500-byte command, the median size of a real Opentrons command. */
+    static CommandJson sampleCommand() {
+        String json = new EngineSimulator(7).finalCommand("a5461170-1f38-810f-62c3-970eac8aa628", 6);
+        return CommandJson.parse(json);
+    }
+
+    /**
+     * Real Opentrons command JSON texts (final states) from ../shared/data when present, otherwise
+     * simulated ones of the same shapes. Used to give benchmarks real sizes and shapes.
+     */
+    static List<String> realCommands() {
+        Path file = Path.of(System.getProperty("runledger.shared.data", "../shared/data"), "opentrons-sample.events.ndjson.gz");
+        List<String> commands = new ArrayList<>();
+        if (Files.isRegularFile(file)) {
+            try (InputStream in = new GZIPInputStream(Files.newInputStream(file))) {
+                NdjsonReader reader = new NdjsonReader(in);
+                RunEvent e;
+                while ((e = reader.next()) != null) {
+                    if (e instanceof RunEvent.CommandRecorded c) {
+                        commands.add(c.command().json().text());
+                    }
+                }
+            } catch (IOException ex) {
+                throw new UncheckedIOException(ex);
+            }
+            System.out.println("   (commands: " + commands.size() + " real Opentrons command records from " + file + ")");
+            return commands;
+        }
+        EngineSimulator sim = new EngineSimulator(3);
+        for (int i = 0; i < 6000; i++) {
+            commands.add(sim.finalCommand("c-" + i, i));
+        }
+        System.out.println("   (commands: simulated; ../shared/data not found)");
+        return commands;
+    }
+
+    /** Replaces the command's id so one real shape can stand for many commands. */
+    static String withId(String commandJson, String id) {
+        int at = commandJson.indexOf("\"id\":\"");
+        int end = commandJson.indexOf('"', at + 6);
+        return commandJson.substring(0, at + 6) + id + commandJson.substring(end);
+    }
+
+    static String withStatus(String commandJson, String status) {
+        int at = commandJson.indexOf("\"status\":\"");
+        if (at < 0) {
+            return commandJson;
+        }
+        int end = commandJson.indexOf('"', at + 10);
+        return commandJson.substring(0, at + 10) + status + commandJson.substring(end);
+    }
+
+    static double percentile(long[] sortedNanos, double p) {
+        if (sortedNanos.length == 0) {
+            return Double.NaN;
+        }
+        int i = (int) Math.min(sortedNanos.length - 1, Math.ceil(p / 100.0 * sortedNanos.length) - 1);
+        return sortedNanos[Math.max(0, i)];
+    }
+}
