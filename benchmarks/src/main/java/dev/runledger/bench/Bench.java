@@ -94,20 +94,22 @@ final class Bench {
         return commands;
     }
 
-    /** Replaces the command's id so one real shape can stand for many commands. */
+    /** Replaces the command's (top-level) id so one real shape can stand for many commands. */
     static String withId(String commandJson, String id) {
-        int at = commandJson.indexOf("\"id\":\"");
-        int end = commandJson.indexOf('"', at + 6);
-        return commandJson.substring(0, at + 6) + id + commandJson.substring(end);
+        String current = "\"id\":\"" + CommandJson.parse(commandJson).id() + "\"";
+        int at = commandJson.indexOf(current);
+        return commandJson.substring(0, at) + "\"id\":\"" + id + "\"" + commandJson.substring(at + current.length());
     }
 
+    /** Replaces the command's top-level status (keys are sorted in real commands: it is the last "status"). */
     static String withStatus(String commandJson, String status) {
-        int at = commandJson.indexOf("\"status\":\"");
-        if (at < 0) {
+        String current = CommandJson.parse(commandJson).status();
+        if (current == null) {
             return commandJson;
         }
-        int end = commandJson.indexOf('"', at + 10);
-        return commandJson.substring(0, at + 10) + status + commandJson.substring(end);
+        String field = "\"status\":\"" + current + "\"";
+        int at = commandJson.lastIndexOf(field);
+        return commandJson.substring(0, at) + "\"status\":\"" + status + "\"" + commandJson.substring(at + field.length());
     }
 
     static double percentile(long[] sortedNanos, double p) {

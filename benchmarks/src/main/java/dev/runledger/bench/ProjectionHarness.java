@@ -129,12 +129,16 @@ final class ProjectionHarness {
                             if (everyRecord) {
                                 ps.setInt(7, rec);
                             }
-                            ps.executeUpdate();
-                            if (++n % 10_000 == 0) {
+                            ps.addBatch();
+                            if (++n % 2_000 == 0) {
+                                ps.executeBatch();
+                            }
+                            if (n % 10_000 == 0) {
                                 c.commit();
                             }
                         }
                     }
+                    ps.executeBatch();
                 }
                 c.commit();
                 best = Math.min(best, (System.nanoTime() - start) / 1e9);

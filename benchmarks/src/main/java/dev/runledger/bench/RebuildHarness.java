@@ -127,8 +127,9 @@ final class RebuildHarness {
     private static final String NEW_SCHEMA = "CREATE TABLE runs(id TEXT PRIMARY KEY, created_at TEXT NOT NULL, protocol_id TEXT,"
             + " status TEXT NOT NULL, completed_at TEXT, labels TEXT NOT NULL, summary TEXT, command_count INTEGER NOT NULL);"
             + "CREATE TABLE run_commands(run_id TEXT NOT NULL, index_in_run INTEGER NOT NULL, command_id TEXT NOT NULL,"
-            + " command_type TEXT NOT NULL, status TEXT, command TEXT NOT NULL, UNIQUE(run_id, index_in_run))";
-    private static final String NEW_INDEXES = "CREATE UNIQUE INDEX run_commands_id ON run_commands(run_id, command_id);"
+            + " command_type TEXT NOT NULL, status TEXT, command TEXT NOT NULL)";
+    private static final String NEW_INDEXES = "CREATE UNIQUE INDEX run_commands_position ON run_commands(run_id, index_in_run);"
+            + "CREATE UNIQUE INDEX run_commands_id ON run_commands(run_id, command_id);"
             + "CREATE INDEX run_commands_type ON run_commands(command_type, run_id)";
 
     /** The limit: the final rows bulk-inserted with the rebuild's own settings (no journal, no sync, indexes after). */
@@ -141,6 +142,8 @@ final class RebuildHarness {
                 try (Statement s = c.createStatement()) {
                     s.execute("PRAGMA journal_mode=OFF");
                     s.execute("PRAGMA synchronous=OFF");
+                    s.execute("PRAGMA page_size=16384");
+                    s.execute("PRAGMA cache_size=-131072");
                     for (String ddl : NEW_SCHEMA.split(";")) {
                         s.execute(ddl);
                     }
@@ -155,11 +158,15 @@ final class RebuildHarness {
                         ps.setString(4, r[3]);
                         ps.setString(5, r[4]);
                         ps.setString(6, r[5]);
-                        ps.executeUpdate();
-                        if (++n % 50_000 == 0) {
+                        ps.addBatch();
+                        if (++n % 2_000 == 0) {
+                            ps.executeBatch();
+                        }
+                        if (n % 50_000 == 0) {
                             c.commit();
                         }
                     }
+                    ps.executeBatch();
                 }
                 try (Statement s = c.createStatement()) {
                     for (String ddl : NEW_INDEXES.split(";")) {

@@ -38,26 +38,24 @@ public final class RunLifecycle {
      * current label keys. Returns {@code null} when the event is allowed.
      */
     public static Violation check(RunEvent event, Phase phase, long phaseIndex, Set<String> labelKeys) {
-        String run = "run " + Validation.quote(event.runId());
-        String at = phaseIndex == Journal.NONE ? "" : " at index " + phaseIndex;
+        // Allowed events are the hot path (every append, every projected event): no strings unless violated.
         if (event instanceof RunCreated) {
-            if (phase == Phase.LIVE || phase == Phase.COMPLETED) {
-                return new Violation(Reason.DUPLICATE_RUN, run + " already exists (created" + at + ")");
-            }
-            return null;
+            return phase == Phase.LIVE || phase == Phase.COMPLETED
+                    ? violation(Reason.DUPLICATE_RUN, event, " already exists (created" + at(phaseIndex) + ")")
+                    : null;
         }
         if (phase == Phase.ABSENT) {
-            return new Violation(Reason.UNKNOWN_RUN, run + " does not exist");
+            return violation(Reason.UNKNOWN_RUN, event, " does not exist");
         }
         if (phase == Phase.DELETED) {
-            return new Violation(Reason.DELETED_RUN, run + " was deleted" + at);
+            return violation(Reason.DELETED_RUN, event, " was deleted" + at(phaseIndex));
         }
         if (event instanceof CommandRecorded && phase == Phase.COMPLETED) {
-            return new Violation(Reason.RUN_COMPLETED, run + " is already completed" + at
+            return violation(Reason.RUN_COMPLETED, event, " is already completed" + at(phaseIndex)
                     + "; no command may be recorded after run.completed");
         }
         if (event instanceof RunCompleted && phase == Phase.COMPLETED) {
-            return new Violation(Reason.RUN_COMPLETED, run + " is already completed" + at);
+            return violation(Reason.RUN_COMPLETED, event, " is already completed" + at(phaseIndex));
         }
         if (event instanceof LabelsChanged change) {
             int after = labelKeys.size();
@@ -72,11 +70,19 @@ public final class RunLifecycle {
                 }
             }
             if (after > Validation.MAX_LABELS_PER_RUN) {
-                return new Violation(Reason.TOO_MANY_LABELS, run + " would have " + after + " labels, at most "
+                return violation(Reason.TOO_MANY_LABELS, event, " would have " + after + " labels, at most "
                         + Validation.MAX_LABELS_PER_RUN + " are allowed");
             }
         }
         return null;
+    }
+
+    private static Violation violation(Reason reason, RunEvent event, String what) {
+        return new Violation(reason, "run " + Validation.quote(event.runId()) + what);
+    }
+
+    private static String at(long index) {
+        return index == Journal.NONE ? "" : " at index " + index;
     }
 
     /** The phase a run is in after {@code event} was applied to it. */

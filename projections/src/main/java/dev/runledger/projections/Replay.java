@@ -52,6 +52,7 @@ final class Replay {
         long events = 0;
         long last = Journal.NONE;
         ApplyEngine engine;
+        long t0 = System.nanoTime();
         try (Connection c = Sqlite.openBulkLoader(file)) {
             Schema.create(c, schemaVersion, false);
             Sqlite.putMeta(c, "schema_version", Integer.toString(schemaVersion));
@@ -83,8 +84,12 @@ final class Replay {
                 engine.flush(last);
                 c.commit();
             }
+            long loaded = System.nanoTime();
             Schema.createSecondaryIndexes(c, schemaVersion);
             c.commit();
+            if (Boolean.getBoolean("runledger.replay.timing")) {
+                System.err.printf("replay timing: load %.3f s, indexes %.3f s%n", (loaded - t0) / 1e9, (System.nanoTime() - loaded) / 1e9);
+            }
             long runs;
             long commands;
             try (Statement s = c.createStatement()) {

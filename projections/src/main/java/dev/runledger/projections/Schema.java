@@ -7,9 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The projection's tables (names and columns are a contract, DESIGN.md). Tables and the indexes the
- * projector itself needs while loading are separate from the secondary indexes that only queries use,
- * so a rebuild can create the latter once, after the load, which is cheaper than maintaining them.
+ * The projection's tables (names and columns are a contract, DESIGN.md). The projector addresses rows
+ * by rowid only, so every index on {@code run_commands} is a secondary index: a rebuild creates them
+ * once after the load, which is much cheaper than maintaining them row by row (measured: the
+ * {@code (run_id, index_in_run)} index alone cost 0.37 s of a 1.3 s load of 200k rows).
  */
 final class Schema {
     /** The schema version this code writes. A projection at another version is rebuilt by replay. */
@@ -35,14 +36,13 @@ final class Schema {
                   command_count INTEGER NOT NULL,
                   damaged INTEGER NOT NULL DEFAULT 0)""",
                 """
-                CREATE TABLE run_commands(
+                CREATE TABLE run_commands(         -- rowid = runs.rowid << 24 | index_in_run (see ApplyEngine)
                   run_id TEXT NOT NULL,
                   index_in_run INTEGER NOT NULL,
                   command_id TEXT NOT NULL,
                   command_type TEXT NOT NULL,
                   status TEXT,
-                  command TEXT NOT NULL,            -- JSON, byte for byte as last recorded
-                  UNIQUE(run_id, index_in_run))""",
+                  command TEXT NOT NULL)            -- JSON, byte for byte as last recorded""",
                 """
                 CREATE TABLE run_labels(
                   run_id TEXT NOT NULL,
@@ -67,6 +67,7 @@ final class Schema {
     static List<String> secondaryIndexes(int version) {
         List<String> ddl = new ArrayList<>(List.of(
                 "CREATE UNIQUE INDEX runs_created ON runs(created_index)",
+                "CREATE UNIQUE INDEX run_commands_position ON run_commands(run_id, index_in_run)",
                 "CREATE INDEX runs_status ON runs(status, created_index)",
                 "CREATE UNIQUE INDEX run_commands_id ON run_commands(run_id, command_id)",
                 "CREATE INDEX run_labels_kv ON run_labels(key, value, run_id)"));
@@ -100,6 +101,8 @@ final class Schema {
             for (String ddl : secondaryIndexes(version)) {
                 s.execute(ddl);
             }
+            // Statistics for the planner; a bounded sample is as good here and 10x cheaper than a full scan.
+            s.execute("PRAGMA analysis_limit = 1000");
             s.execute("ANALYZE");
         }
     }

@@ -38,7 +38,10 @@ final class Sqlite {
         config.setSynchronous(SQLiteConfig.SynchronousMode.OFF);
         config.setLockingMode(SQLiteConfig.LockingMode.EXCLUSIVE);
         config.setTempStore(SQLiteConfig.TempStore.MEMORY);
-        config.setCacheSize(-64_000);
+        // Measured on 600k real-shaped events: 16 KiB pages and a 128 MiB cache (native memory, not heap)
+        // cut the load by ~15%; the page size is fixed at creation and suits the live projector too.
+        config.setPageSize(16_384);
+        config.setCacheSize(-131_072);
         Connection c = config.createConnection("jdbc:sqlite:" + file);
         c.setAutoCommit(false);
         return c;
