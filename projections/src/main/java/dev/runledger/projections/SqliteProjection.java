@@ -377,6 +377,14 @@ final class SqliteProjection implements Projection {
 
     @Override
     public void close() {
+        if (state == ProjectionStatus.State.RUNNING && running) {
+            // Graceful: apply what the journal already holds, so the final checkpoint covers every append.
+            try {
+                awaitApplied(journal.headIndex(), Duration.ofSeconds(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         running = false;
         Thread w = worker;
         if (w != null) {

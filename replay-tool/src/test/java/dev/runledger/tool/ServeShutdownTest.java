@@ -1,0 +1,65 @@
+package dev.runledger.tool;
+
+import dev.runledger.ledger.ChildJvm;
+import dev.runledger.ledger.NdjsonCodec;
+import dev.runledger.ledger.TestEvents;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code runledger serve} in a child JVM: SIGTERM stops it cleanly with a final checkpoint. */
+class ServeShutdownTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void shouldCheckpointAndExitCleanlyOnSigterm() throws Exception {
+        Path db = dir.resolve("runs.sqlite");
+        Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve.log"), "serve", "--journal",
+                dir.resolve("journal").toString(), "--db", db.toString(), "--port", "0");
+        int port;
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
+            String line = out.readLine();
+            assertThat(line).as("see serve.log").startsWith("listening on http://127.0.0.1:");
+            port = Integer.parseInt(line.substring(line.lastIndexOf(':') + 1));
+
+            StringBuilder body = new StringBuilder(NdjsonCodec.encodeToString(TestEvents.created("r-1"))).append('\n');
+            for (int i = 0; i < 500; i++) {
+                body.append(NdjsonCodec.encodeToString(TestEvents.command("r-1", "c-" + i, "queued"))).append('\n');
+            }
+            HttpResponse<String> appended = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/events")).POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(appended.statusCode()).isEqualTo(200);
+            long last = Long.parseLong(appended.body().replaceAll(".*\"lastIndex\":(\\d+).*", "$1"));
+
+            serve.destroy(); // SIGTERM
+            assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(serve.exitValue()).isIn(0, 143);
+
+            try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); ResultSet rs = c.createStatement()
+                    .executeQuery("SELECT value FROM projection_meta WHERE key = 'checkpoint_index'")) {
+                rs.next();
+                assertThat(Long.parseLong(rs.getString(1))).isEqualTo(last);
+            }
+        } finally {
+            serve.destroyForcibly();
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package dev.runledger.server;
+
+import dev.runledger.ledger.InvalidEventException;
+import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.NdjsonReader;
+import dev.runledger.ledger.RejectedEventException;
+import dev.runledger.ledger.RunEvent;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+
+/** {@code POST /events}: an NDJSON body, validated whole (format and lifecycle) before any of it is appended. */
+final class EventsEndpoint {
+    private final Ledger ledger;
+    private final ServerConfig config;
+    private final Counter invalid;
+    private final byte[] expectedAuthorization;
+
+    EventsEndpoint(Ledger ledger, MeterRegistry registry, ServerConfig config) {
+        this.ledger = ledger;
+        this.config = config;
+        this.invalid = Counter.builder("ledger.append.rejected").description("Events refused at append")
+                .tag("reason", "invalid").register(registry);
+        this.expectedAuthorization = config.token() == null ? null
+                : ("Bearer " + config.token()).getBytes(StandardCharsets.UTF_8);
+    }
+
+    void handle(Exchange e) throws IOException {
+        if (!"POST".equals(e.method())) {
+            e.http.getResponseHeaders().set("Allow", "POST");
+            throw new HttpError(405, "MethodNotAllowed", "use POST /events with an NDJSON body");
+        }
+        if (expectedAuthorization != null) {
+            String given = e.http.getRequestHeaders().getFirst("Authorization");
+            // constant-time comparison: the token is a secret
+            if (given == null || !MessageDigest.isEqual(expectedAuthorization, given.getBytes(StandardCharsets.UTF_8))) {
+                throw new HttpError(401, "Unauthorized", "appends need the header Authorization: Bearer <token>");
+            }
+        }
+        byte[] body = e.body(config.maxBodyBytes());
+        List<RunEvent> events = new ArrayList<>();
+        List<Long> lines = new ArrayList<>();
+        NdjsonReader reader = new NdjsonReader(new ByteArrayInputStream(body), config.maxLineBytes());
+        try {
+            RunEvent event;
+            while ((event = reader.next()) != null) {
+                events.add(event);
+                lines.add(reader.lineNumber());
+            }
+        } catch (InvalidEventException bad) {
+            invalid.increment();
+            throw new HttpError(400, "InvalidEvent", bad.getMessage() + " (nothing was appended)", lineOf(bad), null);
+        }
+        if (events.isEmpty()) {
+            throw HttpError.badRequest("the body holds no events (NDJSON: one JSON object per line)");
+        }
+        long last;
+        try {
+            last = ledger.append(events);
+        } catch (RejectedEventException rejected) {
+            long line = lines.get(rejected.batchPosition());
+            String message = rejected.getMessage().replaceFirst("^event \\d+ of the batch: ", "");
+            throw new HttpError(409, "EventRejected", "line " + line + ": " + message + " (nothing was appended)", line, null);
+        }
+        int count = events.size();
+        e.sendJson(200, g -> {
+            g.writeStartObject();
+            g.writeNumberField("lastIndex", last);
+            g.writeNumberField("appended", count);
+            g.writeEndObject();
+        });
+    }
+
+    private static Long lineOf(InvalidEventException e) {
+        String m = e.getMessage();
+        if (m != null && m.startsWith("line ")) {
+            int end = m.indexOf(':');
+            try {
+                return Long.parseLong(m.substring(5, end));
+            } catch (RuntimeException ignored) {
+                return null;
+            }
+        }
+        return null;
+    }
+}

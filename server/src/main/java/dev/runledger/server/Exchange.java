@@ -1,0 +1,194 @@
+package dev.runledger.server;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.sun.net.httpserver.HttpExchange;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** One request: decoded path segments and query parameters, and JSON responses written with Jackson. */
+final class Exchange {
+    private static final JsonFactory JSON = new JsonFactory();
+
+    interface JsonBody {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    final HttpExchange http;
+    final List<String> path;
+    final Map<String, List<String>> query;
+    int status;
+
+    Exchange(HttpExchange http) {
+        this.http = http;
+        this.path = segments(http.getRequestURI().getRawPath());
+        this.query = parameters(http.getRequestURI().getRawQuery());
+    }
+
+    private static List<String> segments(String rawPath) {
+        List<String> out = new ArrayList<>();
+        for (String s : rawPath.split("/")) {
+            if (!s.isEmpty()) {
+                out.add(decode(s));
+            }
+        }
+        return out;
+    }
+
+    private static Map<String, List<String>> parameters(String rawQuery) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        if (rawQuery == null || rawQuery.isEmpty()) {
+            return out;
+        }
+        for (String pair : rawQuery.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String key = decode(eq < 0 ? pair : pair.substring(0, eq));
+            String value = eq < 0 ? null : decode(pair.substring(eq + 1));
+            out.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
+        }
+        return out;
+    }
+
+    private static String decode(String s) {
+        try {
+            return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw HttpError.badRequest("malformed percent-encoding in " + s);
+        }
+    }
+
+    String method() {
+        return http.getRequestMethod();
+    }
+
+    /** A single-valued parameter, or null. */
+    String param(String name) {
+        List<String> values = query.get(name);
+        if (values == null) {
+            return null;
+        }
+        if (values.size() > 1) {
+            throw HttpError.badRequest("parameter " + name + " given " + values.size() + " times");
+        }
+        return values.get(0);
+    }
+
+    Integer intParam(String name, int min, int max) {
+        String value = param(name);
+        if (value == null) {
+            return null;
+        }
+        try {
+            int n = Integer.parseInt(value);
+            if (n < min || n > max) {
+                throw HttpError.badRequest("parameter " + name + " must be " + min + "-" + max + " but was " + n);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw HttpError.badRequest("parameter " + name + " must be a whole number but was \"" + value + "\"");
+        }
+    }
+
+    Long longParam(String name) {
+        String value = param(name);
+        if (value == null) {
+            return null;
+        }
+        try {
+            return Long.parseLong(value);
+        } catch (NumberFormatException e) {
+            throw HttpError.badRequest("parameter " + name + " must be a whole number but was \"" + value + "\"");
+        }
+    }
+
+    /** Reads the body, refusing more than {@code limit} bytes whatever Content-Length says. */
+    byte[] body(int limit) throws IOException {
+        String length = http.getRequestHeaders().getFirst("Content-Length");
+        if (length != null) {
+            try {
+                if (Long.parseLong(length.trim()) > limit) {
+                    throw tooLarge(limit);
+                }
+            } catch (NumberFormatException e) {
+                throw HttpError.badRequest("Content-Length is not a number: " + length);
+            }
+        }
+        try (InputStream in = http.getRequestBody()) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream(length == null ? 8192 : Math.min(limit, Integer.parseInt(length.trim())));
+            byte[] buf = new byte[64 * 1024];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                if (out.size() + n > limit) {
+                    throw tooLarge(limit);
+                }
+                out.write(buf, 0, n);
+            }
+            return out.toByteArray();
+        }
+    }
+
+    private static HttpError tooLarge(int limit) {
+        return new HttpError(413, "PayloadTooLarge", "request body is larger than the limit of " + limit + " bytes");
+    }
+
+    void sendJson(int status, JsonBody body) throws IOException {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream(1024);
+        try (JsonGenerator g = JSON.createGenerator(buf)) {
+            body.write(g);
+        }
+        send(status, "application/json", buf.toByteArray());
+    }
+
+    void send(int status, String contentType, byte[] bytes) throws IOException {
+        this.status = status;
+        http.getResponseHeaders().set("Content-Type", contentType);
+        http.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+        if (bytes.length > 0) {
+            try (OutputStream out = http.getResponseBody()) {
+                out.write(bytes);
+            }
+        }
+    }
+
+    /** Starts a streamed (chunked) response and returns its body. */
+    OutputStream stream(int status, String contentType) throws IOException {
+        this.status = status;
+        http.getResponseHeaders().set("Content-Type", contentType);
+        http.sendResponseHeaders(status, 0);
+        return http.getResponseBody();
+    }
+
+    void sendError(HttpError e) throws IOException {
+        if (e.status == 401) {
+            http.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+        }
+        sendJson(e.status, g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("errors");
+            g.writeStartObject();
+            g.writeStringField("id", e.id);
+            g.writeStringField("detail", e.getMessage());
+            if (e.line != null) {
+                g.writeNumberField("line", e.line);
+            }
+            if (e.progress != null) {
+                g.writeNumberField("rebuildProgress", e.progress);
+            }
+            g.writeEndObject();
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+}

@@ -1,0 +1,209 @@
+package dev.runledger.server;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.LedgerConfig;
+import dev.runledger.projections.Projection;
+import dev.runledger.projections.ProjectionConfig;
+import dev.runledger.projections.ProjectionStatus;
+import dev.runledger.projections.ProjectionUnavailableException;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * {@code runledger serve}: one process holding the ledger (appends), the projector (reads) and an HTTP
+ * face on the JDK's server. Closing it stops accepting, lets requests in flight finish, commits the
+ * projector's final batch with its checkpoint and closes the journal.
+ */
+public final class RunLedgerServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RunLedgerServer.class);
+
+    private final ServerConfig config;
+    private final PrometheusMeterRegistry registry;
+    private final JvmGcMetrics gcMetrics;
+    private final Ledger ledger;
+    private final Projection projection;
+    private final HttpServer http;
+    private final ExecutorService executor;
+
+    private RunLedgerServer(ServerConfig config) throws IOException {
+        this.config = config;
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        gcMetrics = new JvmGcMetrics();
+        gcMetrics.bindTo(registry);
+        Ledger openedLedger = Ledger.open(LedgerConfig.builder(config.journal()).meterRegistry(registry).build());
+        Projection openedProjection;
+        try {
+            openedProjection = Projection.open(ProjectionConfig.builder(config.database(), openedLedger.journal())
+                    .meterRegistry(registry).pollInterval(java.time.Duration.ofMillis(20)).build());
+        } catch (RuntimeException e) {
+            openedLedger.close();
+            throw e;
+        }
+        this.ledger = openedLedger;
+        this.projection = openedProjection;
+        AtomicInteger n = new AtomicInteger();
+        this.executor = Executors.newFixedThreadPool(config.threads(), r -> {
+            Thread t = new Thread(r, "runledger-http-" + n.incrementAndGet());
+            t.setDaemon(true);
+            t.setUncaughtExceptionHandler((th, e) -> LOG.error("{} - uncaught failure", th.getName(), e));
+            return t;
+        });
+        try {
+            this.http = HttpServer.create(new InetSocketAddress(config.bind(), config.port()), 256);
+        } catch (IOException e) {
+            projection.close();
+            ledger.close();
+            throw new IOException("cannot listen on " + config.bind() + ":" + config.port() + ": " + e.getMessage(), e);
+        }
+        http.setExecutor(executor);
+        EventsEndpoint events = new EventsEndpoint(ledger, registry, config);
+        RunsEndpoint runs = new RunsEndpoint(projection, config);
+        http.createContext("/events", ex -> handle(ex, "/events", events::handle));
+        http.createContext("/runs", ex -> handle(ex, RunsEndpoint.route(ex), runs::handle));
+        http.createContext("/health", ex -> handle(ex, "/health", this::health));
+        http.createContext("/metrics", ex -> handle(ex, "/metrics", this::metrics));
+        http.createContext("/", ex -> handle(ex, "unknown", e -> {
+            throw HttpError.notFound("no such endpoint: " + e.method() + " " + e.http.getRequestURI().getPath());
+        }));
+    }
+
+    public static RunLedgerServer start(ServerConfig config) throws IOException {
+        RunLedgerServer server = new RunLedgerServer(config);
+        server.http.start();
+        ProjectionStatus s = server.projection.status();
+        Journal j = server.ledger.journal();
+        LOG.info("serving on http://{}:{} - journal {} (id {}, head {}), projection {} (schema version {}, checkpoint {},"
+                        + " lag {} events, {}){}", config.bind(), server.port(), j.directory(), j.id(), j.headIndex(),
+                config.database(), s.schemaVersion(), s.checkpoint(), s.lagEvents(), s.state(),
+                config.token() == null ? "" : "; appends need a bearer token");
+        return server;
+    }
+
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    @FunctionalInterface
+    interface Handler {
+        void handle(Exchange exchange) throws Exception;
+    }
+
+    /** Times every request and turns every failure into a JSON error; nothing escapes to the HTTP server. */
+    private void handle(HttpExchange ex, String route, Handler handler) {
+        long start = System.nanoTime();
+        Exchange exchange = null;
+        try {
+            exchange = new Exchange(ex);
+            handler.handle(exchange);
+        } catch (HttpError e) {
+            respondError(ex, exchange, e);
+        } catch (ProjectionUnavailableException e) {
+            respondError(ex, exchange, new HttpError(503, "ProjectionUnavailable", e.getMessage(), null, e.progress()));
+        } catch (Exception e) {
+            LOG.error("{} {} failed", ex.getRequestMethod(), ex.getRequestURI(), e);
+            respondError(ex, exchange, new HttpError(500, "InternalError", e.getClass().getSimpleName() + ": " + e.getMessage()));
+        } finally {
+            int status = exchange == null ? 400 : exchange.status;
+            Timer.builder("http.server.requests").description("HTTP requests served")
+                    .tag("method", ex.getRequestMethod()).tag("route", route).tag("status", Integer.toString(status))
+                    .publishPercentiles(0.5, 0.99)
+                    .register(registry).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            ex.close();
+        }
+    }
+
+    private static void respondError(HttpExchange ex, Exchange exchange, HttpError e) {
+        try {
+            Exchange target = exchange != null ? exchange : new Exchange(ex);
+            if (target.status != 0) {
+                return; // headers went out already (a streamed response): nothing more can be said
+            }
+            target.sendError(e);
+        } catch (IOException | RuntimeException io) {
+            LOG.debug("cannot send error response", io);
+        }
+    }
+
+    private void health(Exchange e) throws IOException {
+        ProjectionStatus s = projection.status();
+        int status = s.state() == ProjectionStatus.State.FAILED ? 503 : 200;
+        e.sendJson(status, g -> {
+            g.writeStartObject();
+            g.writeStringField("status", s.state() == ProjectionStatus.State.RUNNING ? "ok" : s.state().name().toLowerCase());
+            g.writeObjectFieldStart("journal");
+            g.writeStringField("id", s.journalId());
+            g.writeNumberField("head", s.journalHead());
+            g.writeEndObject();
+            g.writeObjectFieldStart("projection");
+            g.writeStringField("file", config.database().toString());
+            g.writeNumberField("checkpoint", s.checkpoint());
+            g.writeNumberField("lagEvents", s.lagEvents());
+            g.writeNumberField("schemaVersion", s.schemaVersion());
+            g.writeStringField("state", s.state().name().toLowerCase());
+            g.writeNumberField("quarantined", s.quarantined());
+            if (s.rebuildProgress() >= 0) {
+                g.writeNumberField("rebuildProgress", s.rebuildProgress());
+            }
+            if (s.lastError() != null) {
+                g.writeStringField("lastError", s.lastError());
+            }
+            g.writeEndObject();
+            g.writeEndObject();
+        });
+    }
+
+    private void metrics(Exchange e) throws IOException {
+        e.send(200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Graceful: stop accepting, let requests in flight finish (the configured grace), final checkpoint, close the journal. */
+    @Override
+    public void close() {
+        long grace = config.shutdownGrace().toSeconds();
+        LOG.info("stopping: no new requests; finishing those in flight (up to {} s)", grace);
+        http.stop((int) grace);
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(Math.max(1, grace), TimeUnit.SECONDS)) {
+                LOG.warn("requests still running after {} s; closing anyway", grace);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        projection.close();
+        ledger.close();
+        gcMetrics.close();
+        registry.close();
+        LOG.info("stopped");
+    }
+}

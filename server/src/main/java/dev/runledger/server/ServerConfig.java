@@ -1,0 +1,191 @@
+package dev.runledger.server;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/** Immutable, validated settings of a {@link RunLedgerServer}. Build with {@link #builder(Path, Path)}. */
+public final class ServerConfig {
+    private final Path journal;
+    private final Path database;
+    private final String bind;
+    private final int port;
+    private final String token;
+    private final int maxBodyBytes;
+    private final int maxLineBytes;
+    private final int maxPageLength;
+    private final Duration maxWait;
+    private final int threads;
+    private final Duration shutdownGrace;
+
+    private ServerConfig(Builder b) {
+        this.journal = b.journal;
+        this.database = b.database;
+        this.bind = b.bind;
+        this.port = b.port;
+        this.token = b.token;
+        this.maxBodyBytes = b.maxBodyBytes;
+        this.maxLineBytes = b.maxLineBytes;
+        this.maxPageLength = b.maxPageLength;
+        this.maxWait = b.maxWait;
+        this.threads = b.threads;
+        this.shutdownGrace = b.shutdownGrace;
+    }
+
+    public static Builder builder(Path journal, Path database) {
+        return new Builder(journal, database);
+    }
+
+    public Path journal() {
+        return journal;
+    }
+
+    public Path database() {
+        return database;
+    }
+
+    public String bind() {
+        return bind;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** The bearer token appends must carry, or null when only loopback clients can reach the server. */
+    public String token() {
+        return token;
+    }
+
+    public int maxBodyBytes() {
+        return maxBodyBytes;
+    }
+
+    public int maxLineBytes() {
+        return maxLineBytes;
+    }
+
+    public int maxPageLength() {
+        return maxPageLength;
+    }
+
+    /** The longest a read waits for {@code minIndex}. */
+    public Duration maxWait() {
+        return maxWait;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /** How long a stop waits for requests in flight. */
+    public Duration shutdownGrace() {
+        return shutdownGrace;
+    }
+
+    public static final class Builder {
+        private final Path journal;
+        private final Path database;
+        private String bind = "127.0.0.1";
+        private int port = 8080;
+        private String token;
+        private int maxBodyBytes = 32 << 20;
+        private int maxLineBytes = 8 << 20;
+        private int maxPageLength = 1000;
+        private Duration maxWait = Duration.ofSeconds(10);
+        private int threads = 8;
+        private Duration shutdownGrace = Duration.ofSeconds(5);
+
+        private Builder(Path journal, Path database) {
+            this.journal = Objects.requireNonNull(journal, "journal");
+            this.database = Objects.requireNonNull(database, "database");
+        }
+
+        public Builder bind(String bind) {
+            this.bind = Objects.requireNonNull(bind, "bind");
+            return this;
+        }
+
+        /** 0 picks a free port. */
+        public Builder port(int port) {
+            if (port < 0 || port > 65_535) {
+                throw new IllegalArgumentException("port must be 0-65535 but was " + port);
+            }
+            this.port = port;
+            return this;
+        }
+
+        public Builder token(String token) {
+            if (token != null && token.length() < 16) {
+                throw new IllegalArgumentException("token must be at least 16 characters but was " + token.length());
+            }
+            this.token = token;
+            return this;
+        }
+
+        public Builder maxBodyBytes(int n) {
+            if (n < 1024) {
+                throw new IllegalArgumentException("maxBodyBytes must be at least 1024 but was " + n);
+            }
+            this.maxBodyBytes = n;
+            return this;
+        }
+
+        public Builder maxLineBytes(int n) {
+            if (n < 256) {
+                throw new IllegalArgumentException("maxLineBytes must be at least 256 but was " + n);
+            }
+            this.maxLineBytes = n;
+            return this;
+        }
+
+        public Builder maxPageLength(int n) {
+            if (n < 1 || n > 10_000) {
+                throw new IllegalArgumentException("maxPageLength must be 1-10000 but was " + n);
+            }
+            this.maxPageLength = n;
+            return this;
+        }
+
+        public Builder maxWait(Duration wait) {
+            if (wait == null || wait.isNegative() || wait.compareTo(Duration.ofMinutes(5)) > 0) {
+                throw new IllegalArgumentException("maxWait must be 0-5 minutes but was " + wait);
+            }
+            this.maxWait = wait;
+            return this;
+        }
+
+        public Builder threads(int n) {
+            if (n < 1 || n > 256) {
+                throw new IllegalArgumentException("threads must be 1-256 but was " + n);
+            }
+            this.threads = n;
+            return this;
+        }
+
+        public Builder shutdownGrace(Duration grace) {
+            if (grace == null || grace.isNegative() || grace.compareTo(Duration.ofMinutes(1)) > 0) {
+                throw new IllegalArgumentException("shutdownGrace must be 0-60 s but was " + grace);
+            }
+            this.shutdownGrace = grace;
+            return this;
+        }
+
+        /** Refuses a non-loopback bind without a token: the append endpoint would be open to the network. */
+        public ServerConfig build() {
+            boolean loopback;
+            try {
+                loopback = InetAddress.getByName(bind).isLoopbackAddress();
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("bind address " + bind + " does not resolve", e);
+            }
+            if (!loopback && token == null) {
+                throw new IllegalArgumentException("binding " + bind + " (not loopback) requires a token: appends would be"
+                        + " open to the network; pass --token or bind 127.0.0.1");
+            }
+            return new ServerConfig(this);
+        }
+    }
+}

@@ -1,0 +1,311 @@
+package dev.runledger.server;
+
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.NdjsonCodec;
+import dev.runledger.ledger.RunEvent;
+import dev.runledger.ledger.TestEvents;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The HTTP API end to end, over real HTTP on loopback. */
+class RunLedgerServerTest {
+    private static final String TOKEN = "s3cret-token-0123456789";
+
+    @TempDir
+    Path dir;
+
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private RunLedgerServer server;
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private RunLedgerServer start(ServerConfig.Builder config) throws Exception {
+        server = RunLedgerServer.start(config.port(0).maxWait(Duration.ofSeconds(5)).shutdownGrace(Duration.ofSeconds(1)).build());
+        return server;
+    }
+
+    private ServerConfig.Builder config() {
+        return ServerConfig.builder(dir.resolve("journal"), dir.resolve("runs.sqlite"));
+    }
+
+    private HttpResponse<String> get(String path) throws Exception {
+        return client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(20)).GET().build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    }
+
+    private HttpResponse<String> post(String body, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri("/events")).timeout(Duration.ofSeconds(20))
+                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        if (headers.length > 0) {
+            b.headers(headers);
+        }
+        return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    }
+
+    private URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + server.port() + path);
+    }
+
+    private static String ndjson(RunEvent... events) {
+        StringBuilder sb = new StringBuilder();
+        for (RunEvent e : events) {
+            sb.append(NdjsonCodec.encodeToString(e)).append('\n');
+        }
+        return sb.toString();
+    }
+
+    private static long lastIndex(HttpResponse<String> response) {
+        Matcher m = Pattern.compile("\"lastIndex\":(\\d+)").matcher(response.body());
+        assertThat(m.find()).as(response.body()).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
+    private long head() {
+        try (Journal j = Journal.openExisting(dir.resolve("journal"))) {
+            return j.headIndex();
+        }
+    }
+
+    @Test
+    void shouldAppendAndReadBackItsOwnWritesByteForByte() throws Exception {
+        start(config());
+        HttpResponse<String> appended = post(ndjson(TestEvents.created("r-1", Map.of("tenant", "acme")),
+                TestEvents.command("r-1", "c-1", "queued"), TestEvents.command("r-1", "c-2", "queued"),
+                TestEvents.command("r-1", "c-1", "succeeded")));
+        assertThat(appended.statusCode()).as(appended.body()).isEqualTo(200);
+        assertThat(appended.body()).contains("\"appended\":4");
+        long index = lastIndex(appended);
+
+        HttpResponse<String> commands = get("/runs/r-1/commands?minIndex=" + index);
+        assertThat(commands.statusCode()).isEqualTo(200);
+        assertThat(commands.body()).isEqualTo("{\"data\":[" + TestEvents.commandJson("c-1", "aspirate", "succeeded") + ","
+                + TestEvents.commandJson("c-2", "aspirate", "queued") + "],\"meta\":{\"cursor\":0,\"totalLength\":2}}");
+        assertThat(get("/runs/r-1/commands/c-2").body())
+                .isEqualTo("{\"data\":" + TestEvents.commandJson("c-2", "aspirate", "queued") + "}");
+        HttpResponse<String> all = get("/runs/r-1/commands.json");
+        assertThat(all.headers().firstValue("Content-Type")).hasValue("application/json");
+        assertThat(all.body()).isEqualTo("[" + TestEvents.commandJson("c-1", "aspirate", "succeeded") + ","
+                + TestEvents.commandJson("c-2", "aspirate", "queued") + "]");
+        assertThat(get("/runs/r-1").body()).startsWith("{\"data\":{\"id\":\"r-1\",\"createdAt\":\"2026-11-22T10:00:00Z\"")
+                .contains("\"status\":\"running\"", "\"labels\":{\"tenant\":\"acme\"}", "\"commandCount\":2");
+    }
+
+    @Test
+    void shouldPageCommandsFromTheTailAndRunsNewestFirstWithLabelFilters() throws Exception {
+        start(config());
+        StringBuilder body = new StringBuilder();
+        String[] tenants = {"acme", "globex", "initech"};
+        for (int r = 0; r < 6; r++) {
+            body.append(ndjson(TestEvents.created("r-" + r, Map.of("tenant", tenants[r % 3], "robot", r < 3 ? "ot-2" : "flex"))));
+        }
+        for (int c = 0; c < 30; c++) {
+            body.append(ndjson(TestEvents.command("r-0", "c-" + c, "queued")));
+        }
+        long index = lastIndex(post(body.toString()));
+
+        assertThat(get("/runs/r-0/commands?pageLength=5&minIndex=" + index).body())
+                .contains("\"id\":\"c-25\"", "\"id\":\"c-29\"").doesNotContain("\"id\":\"c-24\"")
+                .endsWith("\"meta\":{\"cursor\":25,\"totalLength\":30}}");
+        assertThat(get("/runs/r-0/commands?cursor=10&pageLength=2").body())
+                .contains("\"id\":\"c-10\"", "\"id\":\"c-11\"").endsWith("\"meta\":{\"cursor\":10,\"totalLength\":30}}");
+
+        assertThat(ids(get("/runs?label.tenant=acme&label.tenant=globex").body())).containsExactly("r-4", "r-3", "r-1", "r-0");
+        assertThat(ids(get("/runs?label.tenant=acme&label.robot=flex").body())).containsExactly("r-3");
+        assertThat(ids(get("/runs?label.robot").body())).hasSize(6);
+        HttpResponse<String> first = get("/runs?pageLength=4&total=true");
+        assertThat(ids(first.body())).containsExactly("r-5", "r-4", "r-3", "r-2");
+        assertThat(first.body()).contains("\"totalLength\":6");
+        String cursor = first.body().replaceAll(".*\"nextCursor\":\"(-?\\d+)\".*", "$1");
+        post(ndjson(TestEvents.created("r-new")));
+        assertThat(ids(get("/runs?pageLength=4&cursor=" + cursor).body())).containsExactly("r-1", "r-0");
+        String injection = URLEncoder.encode("' OR 1=1 --", StandardCharsets.UTF_8);
+        assertThat(ids(get("/runs?label.tenant=" + injection).body())).isEmpty();
+        assertThat(ids(get("/runs?label." + injection + "=x").body())).isEmpty();
+    }
+
+    private static List<String> ids(String body) {
+        return Pattern.compile("\\{\"id\":\"([^\"]+)\",\"createdAt\"").matcher(body).results().map(m -> m.group(1)).toList();
+    }
+
+    @Test
+    void shouldRejectBadNdjsonNamingTheLineAndAppendNothing() throws Exception {
+        start(config());
+        post(ndjson(TestEvents.created("r-0")));
+        long head = head();
+
+        HttpResponse<String> bad = post(ndjson(TestEvents.created("r-1")) + "{\"type\":\"run.created\",\"runId\":\"r-2\"}\n");
+
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).isEqualTo("{\"errors\":[{\"id\":\"InvalidEvent\",\"detail\":\"line 2: run.created: createdAt is"
+                + " required (nothing was appended)\",\"line\":2}]}");
+        assertThat(head()).isEqualTo(head);
+        HttpResponse<String> unknownType = post("{\"type\":\"run.exploded\",\"runId\":\"r\"}");
+        assertThat(unknownType.statusCode()).isEqualTo(400);
+        assertThat(unknownType.body()).contains("line 1: unknown event type \\\"run.exploded\\\"");
+        HttpResponse<String> badKey = post("{\"type\":\"labels.changed\",\"runId\":\"r-0\",\"set\":{\"a key\":\"v\"}}");
+        assertThat(badKey.body()).contains("label key \\\"a key\\\" has a character outside");
+        assertThat(post("\n\n").statusCode()).isEqualTo(400);
+        assertThat(head()).isEqualTo(head);
+    }
+
+    @Test
+    void shouldAnswerStateViolationsWithConflictAndAppendNothing() throws Exception {
+        start(config());
+        post(ndjson(TestEvents.created("r-1"), new RunEvent.RunDeleted("r-1")));
+        long head = head();
+
+        HttpResponse<String> conflict = post(ndjson(TestEvents.created("r-2"), TestEvents.command("r-1", "c-1", "queued")));
+
+        assertThat(conflict.statusCode()).isEqualTo(409);
+        assertThat(conflict.body()).contains("\"id\":\"EventRejected\"", "line 2: command.recorded rejected: run \\\"r-1\\\" was deleted at index",
+                "\"line\":2");
+        assertThat(head()).isEqualTo(head);
+    }
+
+    @Test
+    void shouldAnswerNotFoundAndBadParameters() throws Exception {
+        start(config());
+        long index = lastIndex(post(ndjson(TestEvents.created("r-1"))));
+        get("/runs/r-1?minIndex=" + index);
+
+        assertThat(get("/runs/nope").statusCode()).isEqualTo(404);
+        assertThat(get("/runs/nope/commands").body()).contains("no run nope");
+        assertThat(get("/runs/r-1/commands/nope").body()).contains("no command nope in run r-1");
+        assertThat(get("/runs/nope/commands.json").statusCode()).isEqualTo(404);
+        assertThat(get("/elsewhere").statusCode()).isEqualTo(404);
+        assertThat(get("/runs?pageLength=abc").body()).contains("parameter pageLength must be a whole number but was \\\"abc\\\"");
+        assertThat(get("/runs?pageLength=5000").body()).contains("parameter pageLength must be 1-1000 but was 5000");
+        assertThat(get("/runs?cursor=xyz").statusCode()).isEqualTo(400);
+        assertThat(get("/runs?status=exploded").body()).contains("status must be one of");
+        assertThat(get("/runs?color=red").body()).contains("unknown parameter color");
+        assertThat(get("/runs/r-1/commands?cursor=-1").statusCode()).isEqualTo(400);
+        assertThat(get("/runs?minIndex=" + (index + 1_000_000)).statusCode()).isEqualTo(503);
+        assertThat(client.send(HttpRequest.newBuilder(uri("/events")).GET().build(), HttpResponse.BodyHandlers.ofString())
+                .statusCode()).isEqualTo(405);
+    }
+
+    @Test
+    void shouldRefuseBodiesOverTheLimitAndAppendNothing() throws Exception {
+        start(config().maxBodyBytes(4096));
+        post(ndjson(TestEvents.created("r-1")));
+        long head = head();
+        StringBuilder big = new StringBuilder();
+        for (int i = 0; i < 20; i++) {
+            big.append(ndjson(TestEvents.command("r-1", "c-" + i, "queued")));
+        }
+
+        HttpResponse<String> tooLarge = post(big.toString());
+
+        assertThat(tooLarge.statusCode()).isEqualTo(413);
+        assertThat(tooLarge.body()).contains("larger than the limit of 4096 bytes");
+        assertThat(head()).isEqualTo(head);
+    }
+
+    @Test
+    void shouldRequireATokenToBindBeyondLoopbackAndForAppendsWhenSet() throws Exception {
+        assertThatThrownBy(() -> config().bind("0.0.0.0").build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("binding 0.0.0.0 (not loopback) requires a token");
+        start(config().token(TOKEN));
+
+        assertThat(post(ndjson(TestEvents.created("r-1"))).statusCode()).isEqualTo(401);
+        assertThat(post(ndjson(TestEvents.created("r-1")), "Authorization", "Bearer wrong-token-0123456789").statusCode())
+                .isEqualTo(401);
+        assertThat(head()).isEqualTo(Journal.NONE);
+        HttpResponse<String> ok = post(ndjson(TestEvents.created("r-1")), "Authorization", "Bearer " + TOKEN);
+        assertThat(ok.statusCode()).isEqualTo(200);
+        assertThat(get("/runs/r-1?minIndex=" + lastIndex(ok)).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void shouldExposePrometheusMetricsThatMoveWithAppendsAndProjection() throws Exception {
+        start(config());
+        long index = lastIndex(post(ndjson(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"))));
+        get("/runs/r-1?minIndex=" + index);
+        double appendsBefore = metric(get("/metrics").body(), "ledger_appends_total{type=\"command.recorded\"}");
+        double appliedBefore = metric(get("/metrics").body(), "projection_applied_total{projection=\"runs.sqlite\"}");
+
+        index = lastIndex(post(ndjson(TestEvents.command("r-1", "c-2", "queued"), TestEvents.command("r-1", "c-3", "queued"))));
+        get("/runs/r-1?minIndex=" + index);
+        post("not json");
+        HttpResponse<String> scrape = get("/metrics");
+
+        assertThat(scrape.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
+        String text = scrape.body();
+        for (String line : text.split("\n")) {
+            assertThat(line).as("exposition line").matches("(# (HELP|TYPE) .*)|([a-zA-Z_:][a-zA-Z0-9_:]*(\\{.*\\})? \\S+)|");
+        }
+        assertThat(metric(text, "ledger_appends_total{type=\"command.recorded\"}")).isEqualTo(appendsBefore + 2);
+        assertThat(metric(text, "projection_applied_total{projection=\"runs.sqlite\"}")).isEqualTo(appliedBefore + 2);
+        assertThat(metric(text, "ledger_append_rejected_total{reason=\"invalid\"}")).isEqualTo(1);
+        assertThat(text).contains("ledger_append_latency_seconds{quantile=\"0.99\"}", "projection_lag_events{",
+                "projection_batch_size_count{", "projection_quarantined_total{", "rebuild_progress{", "jvm_memory_used_bytes",
+                "process_cpu_usage", "http_server_requests_seconds_count{method=\"POST\",route=\"/events\",status=\"200\"}");
+    }
+
+    @Test
+    void shouldReportHealth() throws Exception {
+        start(config());
+        long index = lastIndex(post(ndjson(TestEvents.created("r-1"))));
+        get("/runs/r-1?minIndex=" + index);
+
+        HttpResponse<String> health = get("/health");
+
+        assertThat(health.statusCode()).isEqualTo(200);
+        assertThat(health.body()).startsWith("{\"status\":\"ok\",\"journal\":{\"id\":\"")
+                .contains("\"head\":" + index, "\"checkpoint\":" + index, "\"schemaVersion\":2", "\"lagEvents\":");
+    }
+
+    @Test
+    void shouldAnswerServiceUnavailableWithProgressWhileTheFirstProjectionIsBuilt() throws Exception {
+        try (dev.runledger.ledger.Ledger ledger = dev.runledger.ledger.Ledger.open(dir.resolve("journal"))) {
+            java.util.List<RunEvent> events = new java.util.ArrayList<>();
+            for (int r = 0; r < 100; r++) {
+                events.add(TestEvents.created("r-" + r));
+                for (int c = 0; c < 1_000; c++) {
+                    events.add(TestEvents.command("r-" + r, "c-" + c, "queued"));
+                }
+            }
+            ledger.append(events);
+        }
+        start(config());
+
+        HttpResponse<String> during = get("/runs/r-1");
+
+        assertThat(during.statusCode()).isEqualTo(503);
+        assertThat(during.body()).contains("\"id\":\"ProjectionUnavailable\"", "is being built", "\"rebuildProgress\":");
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> get("/runs/r-1").statusCode() == 200);
+        assertThat(get("/health").body()).contains("\"status\":\"ok\"");
+    }
+
+    private static double metric(String exposition, String series) {
+        for (String line : exposition.split("\n")) {
+            if (line.startsWith(series + " ")) {
+                return Double.parseDouble(line.substring(series.length() + 1).trim());
+            }
+        }
+        throw new AssertionError("no series " + series + " in\n" + exposition);
+    }
+}
