@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs every benchmark the issues name and prints a table: each target, its baseline measured in the
  * same run, the ratio and the goal. Arguments pick sections: append queries projection lag open rebuild
- * memory (default: all).
+ * memory http (default: all).
  */
 public final class BenchMain {
     private BenchMain() {
@@ -28,7 +28,7 @@ public final class BenchMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> sections = new LinkedHashSet<>(args.length == 0
-                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "memory") : List.of(args));
+                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "memory", "http") : List.of(args));
         List<Row> rows = new ArrayList<>();
         System.out.printf("Run Ledger benchmarks on %d cores, %s %s, JDK %s%n", Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.name"), System.getProperty("os.arch"), Runtime.version());
@@ -41,8 +41,9 @@ public final class BenchMain {
                 case "queries" -> rows.addAll(queries());
                 case "rebuild" -> rows.addAll(RebuildHarness.rebuild());
                 case "memory" -> rows.addAll(RebuildHarness.boundedMemory());
+                case "http" -> rows.addAll(HttpHarness.run());
                 default -> throw new IllegalArgumentException("unknown section " + section
-                        + " (expected append, open, projection, lag, queries, rebuild, memory)");
+                        + " (expected append, open, projection, lag, queries, rebuild, memory, http)");
             }
         }
         System.out.println("\n== summary (2-core machine; each baseline measured in the same run) ==");

@@ -2,8 +2,11 @@ package dev.runledger.projections;
 
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayDeque;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -16,12 +19,63 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 final class ReadPool implements AutoCloseable {
     @FunctionalInterface
     interface SqlWork<T> {
-        T run(Connection c) throws Exception;
+        T run(ReadConnection c) throws Exception;
+    }
+
+    /**
+     * A pooled reader connection with its prepared statements kept: preparing the label queries cost
+     * tens of microseconds each time, a large share of a sub-millisecond query.
+     */
+    static final class ReadConnection {
+        private static final int MAX_STATEMENTS = 64;
+        final Connection connection;
+        private final Map<String, PreparedStatement> statements = new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, PreparedStatement> eldest) {
+                if (size() > MAX_STATEMENTS) {
+                    closeQuietly(eldest.getValue());
+                    return true;
+                }
+                return false;
+            }
+        };
+
+        ReadConnection(Connection connection) {
+            this.connection = connection;
+        }
+
+        /** A cached statement: callers close their result sets, never the statement. */
+        PreparedStatement prepare(String sql) throws SQLException {
+            PreparedStatement ps = statements.get(sql);
+            if (ps == null) {
+                ps = connection.prepareStatement(sql);
+                statements.put(sql, ps);
+            }
+            return ps;
+        }
+
+        void close() {
+            statements.values().forEach(ReadConnection::closeQuietly);
+            statements.clear();
+            try {
+                connection.close();
+            } catch (SQLException ignored) {
+                // a broken connection is being discarded anyway
+            }
+        }
+
+        private static void closeQuietly(PreparedStatement ps) {
+            try {
+                ps.close();
+            } catch (SQLException ignored) {
+                // closing a statement of a discarded connection
+            }
+        }
     }
 
     private final ReentrantReadWriteLock swapLock = new ReentrantReadWriteLock(true);
     private final Semaphore permits;
-    private final ArrayDeque<Connection> idle = new ArrayDeque<>();
+    private final ArrayDeque<ReadConnection> idle = new ArrayDeque<>();
     private final String name;
     private volatile Path file;
     private volatile boolean closed;
@@ -41,17 +95,17 @@ final class ReadPool implements AutoCloseable {
             if (!permits.tryAcquire(30, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("projection " + name + " - no reader connection available after 30 s");
             }
-            Connection c = null;
+            ReadConnection c = null;
             try {
                 c = borrow();
                 T result = work.run(c);
-                c.rollback(); // ends the read transaction so the WAL can be checkpointed
+                c.connection.rollback(); // ends the read transaction so the WAL can be checkpointed
                 giveBack(c);
                 c = null;
                 return result;
             } finally {
                 if (c != null) {
-                    closeQuietly(c);
+                    c.close();
                 }
                 permits.release();
             }
@@ -83,17 +137,17 @@ final class ReadPool implements AutoCloseable {
         return file;
     }
 
-    private Connection borrow() throws SQLException {
+    private ReadConnection borrow() throws SQLException {
         synchronized (idle) {
-            Connection c = idle.poll();
+            ReadConnection c = idle.poll();
             if (c != null) {
                 return c;
             }
         }
-        return Sqlite.openReader(file);
+        return new ReadConnection(Sqlite.openReader(file));
     }
 
-    private void giveBack(Connection c) {
+    private void giveBack(ReadConnection c) {
         synchronized (idle) {
             idle.push(c);
         }
@@ -101,18 +155,8 @@ final class ReadPool implements AutoCloseable {
 
     private void closeIdle() {
         synchronized (idle) {
-            for (Connection c : idle) {
-                closeQuietly(c);
-            }
+            idle.forEach(ReadConnection::close);
             idle.clear();
-        }
-    }
-
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // a broken connection is being discarded anyway
         }
     }
 

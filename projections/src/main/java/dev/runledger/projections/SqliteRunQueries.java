@@ -89,11 +89,9 @@ final class SqliteRunQueries implements RunQueries {
             }
             Long total = null;
             if (query.includeTotal()) {
-                try (PreparedStatement ps = prepare(c, "SELECT count(*)" + from + where, params)) {
-                    try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
-                        total = rs.getLong(1);
-                    }
+                try (ResultSet rs = prepare(c, "SELECT count(*)" + from + where, params).executeQuery()) {
+                    rs.next();
+                    total = rs.getLong(1);
                 }
             }
             List<Object> pageParams = new ArrayList<>(params);
@@ -107,7 +105,7 @@ final class SqliteRunQueries implements RunQueries {
             List<RunView> runs = new ArrayList<>();
             long lastIndex = 0;
             boolean more = false;
-            try (PreparedStatement ps = prepare(c, page.toString(), pageParams); ResultSet rs = ps.executeQuery()) {
+            try (ResultSet rs = prepare(c, page.toString(), pageParams).executeQuery()) {
                 while (rs.next()) {
                     if (runs.size() == query.pageLength()) {
                         more = true;
@@ -121,14 +119,14 @@ final class SqliteRunQueries implements RunQueries {
         });
     }
 
-    private static long boundedCount(Connection c, String key, Set<String> values) throws SQLException {
+    private static long boundedCount(ReadPool.ReadConnection c, String key, Set<String> values) throws SQLException {
         List<Object> params = new ArrayList<>();
         StringBuilder sql = new StringBuilder("SELECT count(*) FROM (SELECT 1 FROM run_labels WHERE key = ?");
         params.add(key);
         appendIn(sql, params, "value", values);
         sql.append(" LIMIT ?)");
         params.add(SELECTIVE_LIMIT + 1);
-        try (PreparedStatement ps = prepare(c, sql.toString(), params); ResultSet rs = ps.executeQuery()) {
+        try (ResultSet rs = prepare(c, sql.toString(), params).executeQuery()) {
             rs.next();
             return rs.getLong(1);
         }
@@ -147,8 +145,8 @@ final class SqliteRunQueries implements RunQueries {
         sql.append(')');
     }
 
-    private static PreparedStatement prepare(Connection c, String sql, List<Object> params) throws SQLException {
-        PreparedStatement ps = c.prepareStatement(sql);
+    private static PreparedStatement prepare(ReadPool.ReadConnection c, String sql, List<Object> params) throws SQLException {
+        PreparedStatement ps = c.prepare(sql);
         for (int i = 0; i < params.size(); i++) {
             Object p = params.get(i);
             if (p instanceof Long l) {
@@ -185,11 +183,10 @@ final class SqliteRunQueries implements RunQueries {
     @Override
     public Optional<RunView> run(String runId) {
         return pool.read(c -> {
-            try (PreparedStatement ps = c.prepareStatement("SELECT " + RUN_COLUMNS + " FROM runs r WHERE r.id = ?")) {
-                ps.setString(1, runId);
-                try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next() ? Optional.of(runView(rs)) : Optional.empty();
-                }
+            PreparedStatement ps = c.prepare("SELECT " + RUN_COLUMNS + " FROM runs r WHERE r.id = ?");
+            ps.setString(1, runId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(runView(rs)) : Optional.empty();
             }
         });
     }
@@ -197,15 +194,14 @@ final class SqliteRunQueries implements RunQueries {
     @Override
     public Optional<CommandView> command(String runId, String commandId) {
         return pool.read(c -> {
-            try (PreparedStatement ps = c.prepareStatement("SELECT index_in_run, command_type, status, command"
-                    + " FROM run_commands WHERE run_id = ? AND command_id = ?")) {
-                ps.setString(1, runId);
-                ps.setString(2, commandId);
-                try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next()
-                            ? Optional.of(new CommandView(runId, rs.getInt(1), commandId, rs.getString(2), rs.getString(3), rs.getString(4)))
-                            : Optional.empty();
-                }
+            PreparedStatement ps = c.prepare("SELECT index_in_run, command_type, status, command"
+                + " FROM run_commands WHERE run_id = ? AND command_id = ?");
+            ps.setString(1, runId);
+            ps.setString(2, commandId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next()
+                        ? Optional.of(new CommandView(runId, rs.getInt(1), commandId, rs.getString(2), rs.getString(3), rs.getString(4)))
+                        : Optional.empty();
             }
         });
     }
@@ -225,16 +221,15 @@ final class SqliteRunQueries implements RunQueries {
             }
             int start = cursor != null ? cursor : Math.max(0, total - pageLength);
             List<CommandView> commands = new ArrayList<>(Math.min(pageLength, Math.max(0, total - start)));
-            try (PreparedStatement ps = c.prepareStatement("SELECT index_in_run, command_id, command_type, status, command"
-                    + " FROM run_commands WHERE run_id = ? AND index_in_run >= ? AND index_in_run < ? ORDER BY index_in_run")) {
-                ps.setString(1, runId);
-                ps.setInt(2, start);
-                ps.setLong(3, (long) start + pageLength);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        commands.add(new CommandView(runId, rs.getInt(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                                rs.getString(5)));
-                    }
+            PreparedStatement ps = c.prepare("SELECT index_in_run, command_id, command_type, status, command"
+                + " FROM run_commands WHERE run_id = ? AND index_in_run >= ? AND index_in_run < ? ORDER BY index_in_run");
+            ps.setString(1, runId);
+            ps.setInt(2, start);
+            ps.setLong(3, (long) start + pageLength);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    commands.add(new CommandView(runId, rs.getInt(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                            rs.getString(5)));
                 }
             }
             return Optional.of(new CommandPage(Collections.unmodifiableList(commands), start, total));
@@ -249,18 +244,17 @@ final class SqliteRunQueries implements RunQueries {
                     return false;
                 }
                 out.write('[');
-                try (PreparedStatement ps = c.prepareStatement(
-                        "SELECT command FROM run_commands WHERE run_id = ? ORDER BY index_in_run")) {
-                    ps.setString(1, runId);
-                    try (ResultSet rs = ps.executeQuery()) {
-                        boolean first = true;
-                        while (rs.next()) {
-                            if (!first) {
-                                out.write(',');
-                            }
-                            first = false;
-                            out.write(rs.getBytes(1));
+                PreparedStatement ps = c.prepare(
+                    "SELECT command FROM run_commands WHERE run_id = ? ORDER BY index_in_run");
+                ps.setString(1, runId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    boolean first = true;
+                    while (rs.next()) {
+                        if (!first) {
+                            out.write(',');
                         }
+                        first = false;
+                        out.write(rs.getBytes(1));
                     }
                 }
                 out.write(']');
@@ -274,12 +268,11 @@ final class SqliteRunQueries implements RunQueries {
         }
     }
 
-    private static Integer commandCount(Connection c, String runId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT command_count FROM runs WHERE id = ?")) {
-            ps.setString(1, runId);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getInt(1) : null;
-            }
+    private static Integer commandCount(ReadPool.ReadConnection c, String runId) throws SQLException {
+            PreparedStatement ps = c.prepare("SELECT command_count FROM runs WHERE id = ?");
+        ps.setString(1, runId);
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? rs.getInt(1) : null;
         }
     }
 }

@@ -1,0 +1,163 @@
+package dev.runledger.bench;
+
+import dev.runledger.server.RunLedgerServer;
+import dev.runledger.server.ServerConfig;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * HTTP appends of NDJSON batches over loopback from a separate load process, with queries measured
+ * under that load. The server runs in this JVM; the load generator in a child JVM.
+ */
+final class HttpHarness {
+    private HttpHarness() {
+    }
+
+    static List<Row> run() throws Exception {
+        System.out.println("\n== HTTP: NDJSON batches over loopback from a separate load process ==");
+        List<Row> rows = new ArrayList<>();
+        for (int batch : new int[] {100, 1000}) {
+            Path dir = Bench.tempDir("http");
+            try (RunLedgerServer server = RunLedgerServer.start(ServerConfig.builder(dir.resolve("journal"),
+                    dir.resolve("runs.sqlite")).port(0).maxBodyBytes(64 << 20).shutdownGrace(Duration.ofSeconds(1)).build())) {
+                List<String> command = new ArrayList<>();
+                command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+                command.add("-Xmx1g");
+                command.add("-cp");
+                command.add(System.getProperty("java.class.path"));
+                command.add(Load.class.getName());
+                command.add(Integer.toString(server.port()));
+                command.add(Integer.toString(batch));
+                command.add("10");
+                Process load = new ProcessBuilder(command).redirectErrorStream(true).start();
+                String result = null;
+                try (BufferedReader out = new BufferedReader(new InputStreamReader(load.getInputStream(), StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = out.readLine()) != null) {
+                        if (line.startsWith("RESULT ")) {
+                            result = line.substring(7);
+                        } else if (!line.isBlank()) {
+                            System.out.println("   load: " + line);
+                        }
+                    }
+                }
+                load.waitFor();
+                System.out.println("   batches of " + batch + ": " + result);
+                String[] f = result.split(" ");
+                double eventsPerSecond = Double.parseDouble(f[0]);
+                double postP99 = Double.parseDouble(f[1]);
+                double runsP99 = Double.parseDouble(f[2]);
+                double commandsP99 = Double.parseDouble(f[3]);
+                rows.add(new Row("HTTP append, " + batch + "-event batches", Row.fmt("%,.0f events/s, p99 %.1f ms", eventsPerSecond,
+                        postP99), "-", "-", batch == 1000 ? ">= 100k events/s" : "(measured)",
+                        batch == 1000 ? eventsPerSecond >= 100_000 : null));
+                rows.add(new Row("  under it: GET /runs?label p99 / page p99", Row.fmt("%.2f ms / %.2f ms", runsP99, commandsP99),
+                        "-", "-", "<= 10 ms each", runsP99 <= 10 && commandsP99 <= 10));
+            } finally {
+                Bench.delete(dir);
+            }
+        }
+        return rows;
+    }
+
+    /** The load process: 2 senders post batches for N seconds; one reader queries 50 times a second. */
+    public static final class Load {
+        public static void main(String[] args) throws Exception {
+            int port = Integer.parseInt(args[0]);
+            int batch = Integer.parseInt(args[1]);
+            int seconds = Integer.parseInt(args[2]);
+            String base = "http://127.0.0.1:" + port;
+            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            String command = new dev.runledger.tool.EngineSimulator(1).finalCommand("ID", 5);
+            AtomicLong events = new AtomicLong();
+            ConcurrentLinkedQueue<Long> postNanos = new ConcurrentLinkedQueue<>();
+            ConcurrentLinkedQueue<Long> runsNanos = new ConcurrentLinkedQueue<>();
+            ConcurrentLinkedQueue<Long> pageNanos = new ConcurrentLinkedQueue<>();
+            long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+            long warmup = System.nanoTime() + 2_000_000_000L;
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                int sender = t;
+                threads.add(new Thread(() -> {
+                    int n = 0;
+                    while (System.nanoTime() < deadline) {
+                        String run = "load-" + sender + "-" + n++;
+                        StringBuilder body = new StringBuilder(batch * 560);
+                        body.append("{\"type\":\"run.created\",\"runId\":\"").append(run)
+                                .append("\",\"createdAt\":\"2026-11-22T10:00:00Z\",\"labels\":{\"tenant\":\"t").append(n % 100)
+                                .append("\",\"robot\":\"flex\"}}\n");
+                        for (int i = 1; i < batch; i++) {
+                            body.append("{\"type\":\"command.recorded\",\"runId\":\"").append(run).append("\",\"command\":")
+                                    .append(command.replace("\"ID\"", "\"c-" + i + "\"")).append("}\n");
+                        }
+                        long t0 = System.nanoTime();
+                        try {
+                            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(base + "/events"))
+                                    .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+                                    HttpResponse.BodyHandlers.ofString());
+                            if (r.statusCode() != 200) {
+                                System.out.println("POST failed: " + r.statusCode() + " " + r.body());
+                                return;
+                            }
+                        } catch (Exception e) {
+                            System.out.println("POST failed: " + e);
+                            return;
+                        }
+                        if (t0 > warmup) {
+                            postNanos.add(System.nanoTime() - t0);
+                            events.addAndGet(batch);
+                        }
+                    }
+                }, "load-sender-" + t));
+            }
+            threads.add(new Thread(() -> {
+                int n = 0;
+                while (System.nanoTime() < deadline) {
+                    try {
+                        long t0 = System.nanoTime();
+                        client.send(HttpRequest.newBuilder(URI.create(base + "/runs?label.tenant=t" + (n % 100) + "&pageLength=20"))
+                                .GET().build(), HttpResponse.BodyHandlers.ofString());
+                        long t1 = System.nanoTime();
+                        client.send(HttpRequest.newBuilder(URI.create(base + "/runs/load-0-" + (n % 5) + "/commands?pageLength=20"))
+                                .GET().build(), HttpResponse.BodyHandlers.ofString());
+                        long t2 = System.nanoTime();
+                        if (t0 > warmup) {
+                            runsNanos.add(t1 - t0);
+                            pageNanos.add(t2 - t1);
+                        }
+                        n++;
+                        Thread.sleep(20);
+                    } catch (Exception e) {
+                        System.out.println("GET failed: " + e);
+                        return;
+                    }
+                }
+            }, "load-reader"));
+            threads.forEach(Thread::start);
+            for (Thread t : threads) {
+                t.join();
+            }
+            double measured = (seconds - 2);
+            System.out.printf(Locale.ROOT, "RESULT %.0f %.3f %.3f %.3f%n", events.get() / measured, p99(postNanos), p99(runsNanos),
+                    p99(pageNanos));
+        }
+
+        private static double p99(ConcurrentLinkedQueue<Long> nanos) {
+            long[] sorted = nanos.stream().mapToLong(Long::longValue).sorted().toArray();
+            return Bench.percentile(sorted, 99) / 1e6;
+        }
+    }
+}
