@@ -37,6 +37,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class RunLedgerServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RunLedgerServer.class);
 
+    static {
+        // The JDK server leaves Nagle on unless told otherwise; with delayed ACKs every small response then
+        // waited ~40 ms (measured: 45 requests/s, p99 50 ms). Read once when its classes load, so set it first.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
+
     private final ServerConfig config;
     private final PrometheusMeterRegistry registry;
     private final JvmGcMetrics gcMetrics;
