@@ -3,6 +3,7 @@ package dev.runledger.tool;
 import dev.runledger.projections.CommandPage;
 import dev.runledger.projections.CommandView;
 import dev.runledger.projections.ProjectionReader;
+import dev.runledger.projections.QueryJson;
 import dev.runledger.projections.RunPage;
 import dev.runledger.projections.RunQuery;
 import dev.runledger.projections.RunView;
@@ -57,21 +58,7 @@ final class QueryCommand {
             try (ProjectionReader reader = ProjectionReader.open(db)) {
                 RunPage page = reader.runs(query);
                 if (json) {
-                    System.out.println(Json.write(g -> {
-                        g.writeStartObject();
-                        g.writeArrayFieldStart("runs");
-                        for (RunView r : page.runs()) {
-                            Json.run(g, r);
-                        }
-                        g.writeEndArray();
-                        if (page.nextCursor() != null) {
-                            g.writeStringField("nextCursor", page.nextCursor());
-                        }
-                        if (page.total() != null) {
-                            g.writeNumberField("total", page.total());
-                        }
-                        g.writeEndObject();
-                    }));
+                    System.out.println(Json.write(g -> QueryJson.writeRunPage(g, page)));
                 } else {
                     for (RunView r : page.runs()) {
                         System.out.printf("%-28s %-10s %-25s %6d commands  %s%s%n", r.id(), r.status(), r.createdAt(),
@@ -113,19 +100,7 @@ final class QueryCommand {
                 CommandPage page = reader.commands(run, cursor, pageLength)
                         .orElseThrow(() -> new IllegalArgumentException("no run " + run + " in " + db));
                 if (json) {
-                    System.out.println(Json.write(g -> {
-                        g.writeStartObject();
-                        g.writeArrayFieldStart("data");
-                        for (CommandView c : page.commands()) {
-                            Json.command(g, c);
-                        }
-                        g.writeEndArray();
-                        g.writeObjectFieldStart("meta");
-                        g.writeNumberField("cursor", page.cursor());
-                        g.writeNumberField("totalLength", page.totalLength());
-                        g.writeEndObject();
-                        g.writeEndObject();
-                    }));
+                    System.out.println(Json.write(g -> QueryJson.writeCommandPage(g, page)));
                 } else {
                     for (CommandView c : page.commands()) {
                         System.out.printf("%6d %-40s %-14s %-10s%n", c.index(), c.id(), c.commandType(), c.status());

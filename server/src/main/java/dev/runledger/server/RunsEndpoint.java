@@ -1,10 +1,10 @@
 package dev.runledger.server;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.sun.net.httpserver.HttpExchange;
 import dev.runledger.projections.CommandPage;
 import dev.runledger.projections.CommandView;
 import dev.runledger.projections.Projection;
+import dev.runledger.projections.QueryJson;
 import dev.runledger.projections.RunPage;
 import dev.runledger.projections.RunQuery;
 import dev.runledger.projections.RunView;
@@ -105,23 +105,7 @@ final class RunsEndpoint {
         } catch (IllegalArgumentException bad) {
             throw HttpError.badRequest(bad.getMessage());
         }
-        e.sendJson(200, g -> {
-            g.writeStartObject();
-            g.writeArrayFieldStart("data");
-            for (RunView r : page.runs()) {
-                writeRun(g, r);
-            }
-            g.writeEndArray();
-            g.writeObjectFieldStart("meta");
-            if (page.nextCursor() != null) {
-                g.writeStringField("nextCursor", page.nextCursor());
-            }
-            if (page.total() != null) {
-                g.writeNumberField("totalLength", page.total());
-            }
-            g.writeEndObject();
-            g.writeEndObject();
-        });
+        e.sendJson(200, g -> QueryJson.writeRunPage(g, page));
     }
 
     private static Instant instant(Exchange e, String name) {
@@ -138,7 +122,7 @@ final class RunsEndpoint {
         e.sendJson(200, g -> {
             g.writeStartObject();
             g.writeFieldName("data");
-            writeRun(g, run);
+            QueryJson.writeRun(g, run);
             g.writeEndObject();
         });
     }
@@ -148,19 +132,7 @@ final class RunsEndpoint {
         Integer pageLength = e.intParam("pageLength", 1, config.maxPageLength());
         CommandPage page = projection.queries().commands(runId, cursor, pageLength == null ? 20 : pageLength)
                 .orElseThrow(() -> HttpError.notFound("no run " + runId));
-        e.sendJson(200, g -> {
-            g.writeStartObject();
-            g.writeArrayFieldStart("data");
-            for (CommandView c : page.commands()) {
-                g.writeRawValue(c.json());
-            }
-            g.writeEndArray();
-            g.writeObjectFieldStart("meta");
-            g.writeNumberField("cursor", page.cursor());
-            g.writeNumberField("totalLength", page.totalLength());
-            g.writeEndObject();
-            g.writeEndObject();
-        });
+        e.sendJson(200, g -> QueryJson.writeCommandPage(g, page));
     }
 
     private void command(Exchange e, String runId, String commandId) throws IOException {
@@ -183,30 +155,5 @@ final class RunsEndpoint {
                 out.write("[]".getBytes(java.nio.charset.StandardCharsets.US_ASCII)); // deleted in between
             }
         }
-    }
-
-    private static void writeRun(JsonGenerator g, RunView r) throws IOException {
-        g.writeStartObject();
-        g.writeStringField("id", r.id());
-        g.writeStringField("createdAt", r.createdAt());
-        if (r.protocolId() != null) {
-            g.writeStringField("protocolId", r.protocolId());
-        }
-        g.writeStringField("status", r.status());
-        if (r.completedAt() != null) {
-            g.writeStringField("completedAt", r.completedAt());
-        }
-        g.writeObjectFieldStart("labels");
-        for (Map.Entry<String, String> l : r.labels().entrySet()) {
-            g.writeStringField(l.getKey(), l.getValue());
-        }
-        g.writeEndObject();
-        g.writeNumberField("commandCount", r.commandCount());
-        g.writeBooleanField("damaged", r.damaged());
-        if (r.summary() != null) {
-            g.writeFieldName("summary");
-            g.writeRawValue(r.summary());
-        }
-        g.writeEndObject();
     }
 }

@@ -1,0 +1,74 @@
+package dev.runledger.projections;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+
+import java.io.IOException;
+import java.util.Map;
+
+/**
+ * The JSON form of query answers, shared by {@code runledger query --json} and the HTTP API so the two
+ * never drift. Stored JSON (commands, summaries) is written raw: exactly the bytes appended.
+ */
+public final class QueryJson {
+    private QueryJson() {
+    }
+
+    public static void writeRun(JsonGenerator g, RunView r) throws IOException {
+        g.writeStartObject();
+        g.writeStringField("id", r.id());
+        g.writeStringField("createdAt", r.createdAt());
+        if (r.protocolId() != null) {
+            g.writeStringField("protocolId", r.protocolId());
+        }
+        g.writeStringField("status", r.status());
+        if (r.completedAt() != null) {
+            g.writeStringField("completedAt", r.completedAt());
+        }
+        g.writeObjectFieldStart("labels");
+        for (Map.Entry<String, String> label : r.labels().entrySet()) {
+            g.writeStringField(label.getKey(), label.getValue());
+        }
+        g.writeEndObject();
+        g.writeNumberField("commandCount", r.commandCount());
+        g.writeBooleanField("damaged", r.damaged());
+        if (r.summary() != null) {
+            g.writeFieldName("summary");
+            g.writeRawValue(r.summary());
+        }
+        g.writeEndObject();
+    }
+
+    /** {@code {"data":[runs...],"meta":{"nextCursor":...,"totalLength":...}}} */
+    public static void writeRunPage(JsonGenerator g, RunPage page) throws IOException {
+        g.writeStartObject();
+        g.writeArrayFieldStart("data");
+        for (RunView r : page.runs()) {
+            writeRun(g, r);
+        }
+        g.writeEndArray();
+        g.writeObjectFieldStart("meta");
+        if (page.nextCursor() != null) {
+            g.writeStringField("nextCursor", page.nextCursor());
+        }
+        if (page.total() != null) {
+            g.writeNumberField("totalLength", page.total());
+        }
+        g.writeEndObject();
+        g.writeEndObject();
+    }
+
+    /** Opentrons-style: {@code {"data":[commands...],"meta":{"cursor":N,"totalLength":N}}} */
+    public static void writeCommandPage(JsonGenerator g, CommandPage page) throws IOException {
+        g.writeStartObject();
+        g.writeArrayFieldStart("data");
+        for (CommandView c : page.commands()) {
+            g.writeRawValue(c.json());
+        }
+        g.writeEndArray();
+        g.writeObjectFieldStart("meta");
+        g.writeNumberField("cursor", page.cursor());
+        g.writeNumberField("totalLength", page.totalLength());
+        g.writeEndObject();
+        g.writeEndObject();
+    }
+}
