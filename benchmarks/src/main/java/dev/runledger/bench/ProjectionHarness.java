@@ -16,7 +16,6 @@ import java.sql.PreparedStatement;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -238,20 +237,44 @@ final class ProjectionHarness {
             }
             Files.writeString(journalDir.resolveSibling("complete"), "ok");
         }
-        double[] times = new double[4];
-        for (int i = 0; i < times.length; i++) {
-            long start = System.nanoTime();
-            try (Ledger ledger = Ledger.open(journalDir)) {
-                times[i] = (System.nanoTime() - start) / 1e9;
-                if (i == 0) {
-                    System.out.printf("   journal holds %,d events%n", ledger.journal().countBetween(Journal.NONE,
-                            ledger.journal().headIndex()));
-                }
-            }
+        // Warm: state from the snapshot written at the last close, then with the snapshot removed (full scan).
+        double warmSnapshot = Double.MAX_VALUE;
+        double warmScan = Double.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            warmSnapshot = Math.min(warmSnapshot, timeOpen(journalDir));
+            Files.deleteIfExists(journalDir.resolve("ledger-state.snapshot"));
+            warmScan = Math.min(warmScan, timeOpen(journalDir)); // its close writes the snapshot again
         }
-        System.out.printf(java.util.Locale.ROOT, "   open times: %s s (first one cold JIT)%n", Arrays.toString(times));
-        double warm = Math.min(times[1], Math.min(times[2], times[3]));
-        return List.of(new Row("open a ledger over 1M events", Row.fmt("%.3f s (cold %.3f s)", warm, times[0]),
-                "-", "-", "<= 1 s", times[0] <= 1.0));
+        // Cold: the journal's pages evicted from the OS cache first (needs root; skipped otherwise).
+        String cold = "page cache not droppable here";
+        Boolean met = null;
+        if (dropPageCache()) {
+            double coldSnapshot = timeOpen(journalDir);
+            Files.deleteIfExists(journalDir.resolve("ledger-state.snapshot"));
+            dropPageCache();
+            double coldScan = timeOpen(journalDir);
+            cold = Row.fmt("cold: snapshot %.3f s, full scan %.3f s", coldSnapshot, coldScan);
+            met = coldSnapshot <= 1.0 && warmSnapshot <= 1.0;
+        }
+        System.out.printf(java.util.Locale.ROOT, "   warm: snapshot %.3f s, full scan %.3f s; %s%n", warmSnapshot, warmScan, cold);
+        return List.of(new Row("open a ledger over 1M events (snapshot + scan after it)", Row.fmt("%.3f s warm", warmSnapshot),
+                Row.fmt("full scan %.3f s warm", warmScan), cold, "<= 1 s", met == null ? warmSnapshot <= 1.0 : met));
+    }
+
+    private static double timeOpen(Path journalDir) {
+        long start = System.nanoTime();
+        try (Ledger ledger = Ledger.open(journalDir)) {
+            return (System.nanoTime() - start) / 1e9;
+        }
+    }
+
+    private static boolean dropPageCache() {
+        try {
+            new ProcessBuilder("sync").start().waitFor();
+            Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "3");
+            return true;
+        } catch (Exception e) {
+            return false;
+        }
     }
 }

@@ -100,8 +100,8 @@ final class ChronicleLedger implements Ledger {
             long start = System.nanoTime();
             Map<String, RunState> runs = new HashMap<>();
             long events = recoverState(journal, runs);
-            LOG.info("opened {}: {} events, {} runs known, state recovered in {} ms", journal, events, runs.size(),
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+            LOG.info("opened {}: {} runs known, state recovered in {} ms (scanned {} events)", journal, runs.size(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), events);
             return new ChronicleLedger(journal, channel, fileLock, config, runs);
         } catch (IOException e) {
             closeQuietly(journal, channel);
@@ -113,15 +113,35 @@ final class ChronicleLedger implements Ledger {
     }
 
     /**
-     * Replays the journal's lifecycle events into the run table. Only creations, completions, deletions
-     * and label changes matter, so commands (nearly all excerpts) are skipped after reading one byte.
-     * Events that break a rule (an old journal, a bug) are ignored here; projections quarantine them.
+     * Rebuilds the run table: from the snapshot written at the last close (if it belongs to this journal
+     * and the journal still holds its index), then the journal's lifecycle events after it. Only
+     * creations, completions, deletions and label changes matter, so commands (nearly all excerpts) are
+     * skipped after reading one byte. Events that break a rule (an old journal, a bug) are ignored here;
+     * projections quarantine them.
      */
     private static long recoverState(ChronicleJournal journal, Map<String, RunState> runs) {
+        long after = Journal.NONE;
+        try {
+            StateSnapshot.Loaded snapshot = StateSnapshot.read(journal.directory(), journal.id());
+            if (snapshot != null && snapshot.lastIndex() != Journal.NONE
+                    && snapshot.lastIndex() <= journal.headIndex() && indexExists(journal, snapshot.lastIndex())) {
+                snapshot.runs().forEach((id, e) -> runs.put(id, RunState.of(e)));
+                after = snapshot.lastIndex();
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("{}: ignoring {} ({}); scanning the whole journal", journal, StateSnapshot.FILE, e.toString());
+            runs.clear();
+        }
         long count = 0;
         EventEncoding.Reader reader = new EventEncoding.Reader();
         byte[] buf = new byte[4096];
         try (ExcerptTailer tailer = journal.queue().createTailer()) {
+            if (after != Journal.NONE) {
+                tailer.moveToIndex(after);
+                try (DocumentContext skipped = tailer.readingDocument()) {
+                    skipped.isPresent(); // the snapshot covers this one
+                }
+            }
             while (true) {
                 try (DocumentContext dc = tailer.readingDocument()) {
                     if (!dc.isPresent()) {
@@ -154,6 +174,12 @@ final class ChronicleLedger implements Ledger {
             }
         }
         return count;
+    }
+
+    private static boolean indexExists(ChronicleJournal journal, long index) {
+        try (ExcerptTailer tailer = journal.queue().createTailer()) {
+            return tailer.moveToIndex(index);
+        }
     }
 
     @Override
@@ -307,6 +333,7 @@ final class ChronicleLedger implements Ledger {
             }
             appender.singleThreadedCheckReset();
             appender.close();
+            writeSnapshot();
         } finally {
             lock.unlock();
         }
@@ -318,6 +345,21 @@ final class ChronicleLedger implements Ledger {
             fileLock.release();
         } catch (IOException | RuntimeException ignored) {
             // the channel is closed already, which releases the lock
+        }
+    }
+
+    /** Saves the run table for the next open; a failure costs that open a full scan, nothing else. */
+    private void writeSnapshot() {
+        long head = journal.headIndex();
+        if (head == Journal.NONE) {
+            return;
+        }
+        try {
+            Map<String, StateSnapshot.RunEntry> entries = new HashMap<>(runs.size() * 2);
+            runs.forEach((id, s) -> entries.put(id, new StateSnapshot.RunEntry(s.phase, s.phaseIndex, s.labelKeys())));
+            StateSnapshot.write(journal.directory(), journal.id(), head, entries);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("{}: cannot write {}; the next open scans the whole journal", journal, StateSnapshot.FILE, e);
         }
     }
 
@@ -339,6 +381,14 @@ final class ChronicleLedger implements Ledger {
         Phase phase = Phase.ABSENT;
         long phaseIndex = Journal.NONE;
         Set<String> labelKeys;
+
+        static RunState of(StateSnapshot.RunEntry e) {
+            RunState s = new RunState();
+            s.phase = e.phase();
+            s.phaseIndex = e.phaseIndex();
+            s.labelKeys = e.labelKeys().isEmpty() ? null : new HashSet<>(e.labelKeys());
+            return s;
+        }
 
         static RunState copyOf(RunState other) {
             RunState copy = new RunState();

@@ -164,6 +164,76 @@ class LedgerTest {
     }
 
     @Test
+    void shouldRecoverFromTheSnapshotAndTheEventsAppendedAfterIt() {
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(TestEvents.created("r-live"));
+            ledger.append(TestEvents.created("r-done", Map.of("a", "1", "b", "2")));
+            ledger.append(TestEvents.completed("r-done"));
+        }
+        assertThat(dir.resolve(StateSnapshot.FILE)).exists();
+        // written past the ledger, after its snapshot: the next open must still see them
+        JournalSurgery.appendUnchecked(dir, List.of(TestEvents.created("r-after"), new RunEvent.RunDeleted("r-live")));
+
+        try (Ledger ledger = Ledger.open(dir)) {
+            assertThat(ledger.phaseOf("r-after")).isEqualTo(Phase.LIVE);
+            assertThat(ledger.phaseOf("r-live")).isEqualTo(Phase.DELETED);
+            assertThat(ledger.phaseOf("r-done")).isEqualTo(Phase.COMPLETED);
+            assertRejected(ledger, TestEvents.created("r-after"), Reason.DUPLICATE_RUN, "already exists");
+            Map<String, String> sixtyTwo = new HashMap<>();
+            for (int i = 0; i < 62; i++) {
+                sixtyTwo.put("k" + i, "v");
+            }
+            ledger.changeLabels("r-done", sixtyTwo, List.of());
+            assertRejected(ledger, new RunEvent.LabelsChanged("r-done", Map.of("one-too-many", "v"), List.of()),
+                    Reason.TOO_MANY_LABELS, "would have 65 labels");
+        }
+    }
+
+    @Test
+    void shouldTrustAValidSnapshotInsteadOfScanningTheJournal() throws Exception {
+        long head;
+        try (Ledger ledger = Ledger.open(dir)) {
+            head = ledger.append(TestEvents.created("r-1"));
+        }
+        // A run only the snapshot knows: if the open scanned the journal instead, it would be absent.
+        String journalId;
+        try (Journal journal = Journal.openExisting(dir)) {
+            journalId = journal.id();
+        }
+        StateSnapshot.write(dir, journalId, head, Map.of(
+                "r-1", new StateSnapshot.RunEntry(Phase.LIVE, head, java.util.Set.of()),
+                "only-in-snapshot", new StateSnapshot.RunEntry(Phase.COMPLETED, head, java.util.Set.of())));
+
+        try (Ledger ledger = Ledger.open(dir)) {
+            assertThat(ledger.phaseOf("only-in-snapshot")).isEqualTo(Phase.COMPLETED);
+            assertThat(ledger.phaseOf("r-1")).isEqualTo(Phase.LIVE);
+        }
+    }
+
+    @Test
+    void shouldScanTheWholeJournalWhenTheSnapshotIsDamagedOrForeign() throws Exception {
+        Path other = dir.resolveSibling(dir.getFileName() + "-other");
+        try (Ledger ledger = Ledger.open(other)) {
+            ledger.append(TestEvents.created("foreign"));
+        }
+        try (Ledger ledger = Ledger.open(dir)) {
+            ledger.append(TestEvents.created("r-1"));
+            ledger.append(TestEvents.completed("r-1"));
+        }
+        java.nio.file.Files.copy(other.resolve(StateSnapshot.FILE), dir.resolve(StateSnapshot.FILE),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (Ledger ledger = Ledger.open(dir)) {
+            assertThat(ledger.phaseOf("foreign")).isEqualTo(Phase.ABSENT);
+            assertThat(ledger.phaseOf("r-1")).isEqualTo(Phase.COMPLETED);
+        }
+        byte[] snapshot = java.nio.file.Files.readAllBytes(dir.resolve(StateSnapshot.FILE));
+        java.nio.file.Files.write(dir.resolve(StateSnapshot.FILE), java.util.Arrays.copyOf(snapshot, snapshot.length - 6));
+        try (Ledger ledger = Ledger.open(dir)) {
+            assertThat(ledger.phaseOf("r-1")).isEqualTo(Phase.COMPLETED);
+        }
+    }
+
+    @Test
     void shouldRefuseASecondLedgerOnTheSameJournal() {
         try (Ledger ledger = Ledger.open(dir)) {
             assertThatThrownBy(() -> Ledger.open(dir))
