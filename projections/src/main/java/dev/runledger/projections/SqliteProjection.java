@@ -266,12 +266,12 @@ final class SqliteProjection implements Projection {
         writer.commit();
         engine.afterCommit();
         metrics.batchSize.record(n);
-        publish(last);
         long handled = engine.applied() + engine.quarantined();
         metrics.applied.increment(handled - reportedHandled);
         metrics.quarantined.increment(engine.quarantined() - quarantinedTotal);
         reportedHandled = handled;
         quarantinedTotal = engine.quarantined();
+        publish(last); // last: whoever waits for this index then also sees the counters that include it
     }
 
     private static void rollbackQuietly(Connection writer, ApplyEngine engine) {
