@@ -41,6 +41,9 @@ public class QueryBenchmarks {
             db = Datasets.labelProjection();
             reader = ProjectionReader.open(db);
             raw = DriverManager.getConnection("jdbc:sqlite:" + db);
+            try (java.sql.Statement s = raw.createStatement()) {
+                s.execute("PRAGMA mmap_size = " + (1L << 30)); // the same read path the projection's readers use
+            }
             jsonExtract = raw.prepareStatement("SELECT id FROM runs WHERE json_extract(labels, '$.tenant') = ?"
                     + " ORDER BY created_index DESC LIMIT 50");
             exists = raw.prepareStatement("SELECT id FROM runs r WHERE EXISTS (SELECT 1 FROM run_labels l"

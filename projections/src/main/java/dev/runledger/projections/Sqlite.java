@@ -55,9 +55,15 @@ final class Sqlite {
         config.setBusyTimeout(10_000);
         config.setCacheSize(-16_000);
         Connection c = config.createConnection("jdbc:sqlite:" + file);
+        // Reads through a memory map instead of a read() syscall per page: a 50-run label query touches
+        // ~100 scattered pages and took 380 µs with read(), 157 µs mapped (500k runs). Address space only;
+        // readers never write, so the usual mmap caveat (an I/O error arrives as SIGBUS) is the only cost.
+        Sqlite.exec(c, "PRAGMA mmap_size = " + READER_MMAP_BYTES);
         c.setAutoCommit(false);
         return c;
     }
+
+    static final long READER_MMAP_BYTES = 1L << 30;
 
     static String meta(Connection c, String key) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT value FROM projection_meta WHERE key = ?")) {

@@ -29,8 +29,14 @@ final class SqliteRunQueries implements RunQueries {
     /** At most this many matching runs: drive from the label index; more: scan newest first. */
     static final int SELECTIVE_LIMIT = 2_000;
     private static final JsonFactory JSON = new JsonFactory();
-    private static final String RUN_COLUMNS = "r.id, r.created_at, r.protocol_id, r.status, r.completed_at, r.labels,"
-            + " r.summary, r.command_count, r.damaged, r.created_index";
+    /**
+     * A run comes back as its cursor and one JSON array: sqlite-jdbc pays a JNI round trip per column, and
+     * reading 10 columns of 50 rows cost 370 of a 440 µs label query (measured); one array per row, parsed
+     * with Jackson, costs about a third. The summary travels as a JSON string so its exact text survives
+     * (json() would re-serialize it); labels, which we wrote, travel as an object.
+     */
+    private static final String RUN_COLUMNS = "r.created_index, json_array(r.id, r.created_at, r.protocol_id, r.status,"
+            + " r.completed_at, json(r.labels), r.summary, r.command_count, r.damaged)";
 
     private final ReadPool pool;
 
@@ -111,8 +117,8 @@ final class SqliteRunQueries implements RunQueries {
                         more = true;
                         break;
                     }
+                    lastIndex = rs.getLong(1);
                     runs.add(runView(rs));
-                    lastIndex = rs.getLong(10);
                 }
             }
             return new RunPage(Collections.unmodifiableList(runs), more ? Long.toString(lastIndex) : null, total);
@@ -161,23 +167,34 @@ final class SqliteRunQueries implements RunQueries {
     }
 
     private static RunView runView(ResultSet rs) throws SQLException {
-        return new RunView(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                parseLabels(rs.getString(6)), rs.getString(7), rs.getInt(8), rs.getInt(9) != 0);
-    }
-
-    static Map<String, String> parseLabels(String json) {
-        Map<String, String> labels = new LinkedHashMap<>();
-        try (JsonParser p = JSON.createParser(json)) {
-            p.nextToken();
+        try (JsonParser p = JSON.createParser(rs.getBytes(2))) {
+            p.nextToken(); // [
+            String id = nextText(p);
+            String createdAt = nextText(p);
+            String protocolId = nextText(p);
+            String status = nextText(p);
+            String completedAt = nextText(p);
+            p.nextToken(); // {
+            Map<String, String> labels = new LinkedHashMap<>();
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
                 p.nextToken();
                 labels.put(key, p.getText());
             }
+            String summary = nextText(p);
+            p.nextToken();
+            int commandCount = p.getIntValue();
+            p.nextToken();
+            boolean damaged = p.getIntValue() != 0;
+            return new RunView(id, createdAt, protocolId, status, completedAt, Collections.unmodifiableMap(labels),
+                    summary, commandCount, damaged);
         } catch (IOException e) {
-            throw new UncheckedIOException("labels column is not a JSON object: " + json, e);
+            throw new UncheckedIOException("cannot read a run row", e);
         }
-        return Collections.unmodifiableMap(labels);
+    }
+
+    private static String nextText(JsonParser p) throws IOException {
+        return p.nextToken() == JsonToken.VALUE_NULL ? null : p.getText();
     }
 
     @Override
