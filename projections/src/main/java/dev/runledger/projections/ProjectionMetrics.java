@@ -10,7 +10,6 @@ import io.micrometer.core.instrument.Tags;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.DoubleAdder;
 
 /** The projection's meters (names of DESIGN.md), tagged with the projection's name. */
 final class ProjectionMetrics implements AutoCloseable {
@@ -18,7 +17,6 @@ final class ProjectionMetrics implements AutoCloseable {
     final Counter quarantined;
     final DistributionSummary batchSize;
     final AtomicLong lagEvents = new AtomicLong();
-    final DoubleAdder lagSecondsHolder = new DoubleAdder();
     volatile double lagSeconds;
     volatile double rebuildProgress = -1;
     final Counter rebuildEvents;

@@ -26,6 +26,7 @@ import java.util.function.BooleanSupplier;
  * the file until it is complete and renamed into place.
  */
 final class Replay {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Replay.class);
     /** Events per transaction: large enough to amortize commits, small enough to bound folded state. */
     static final int BATCH = 50_000;
     static final long TO_HEAD = Long.MAX_VALUE;
@@ -87,9 +88,8 @@ final class Replay {
             long loaded = System.nanoTime();
             Schema.createSecondaryIndexes(c, schemaVersion);
             c.commit();
-            if (Boolean.getBoolean("runledger.replay.timing")) {
-                System.err.printf("replay timing: load %.3f s, indexes %.3f s%n", (loaded - t0) / 1e9, (System.nanoTime() - loaded) / 1e9);
-            }
+            LOG.debug("replay into {}: load {} ms, secondary indexes {} ms", file.getFileName(),
+                    (loaded - t0) / 1_000_000, (System.nanoTime() - loaded) / 1_000_000);
             long runs;
             long commands;
             try (Statement s = c.createStatement()) {

@@ -95,6 +95,8 @@ final class DemoJob {
                     events / seconds, engines);
             out.printf(Locale.ROOT, "   append latency: mean %.2f µs, %s%n", latency.mean(TimeUnit.MICROSECONDS),
                     percentiles(latency));
+            out.printf("   (%d engine threads and the projector share this machine's %d cores; the benchmarks measure"
+                    + " one engine thread alone)%n", engines, Runtime.getRuntime().availableProcessors());
 
             // 2. read-your-writes
             boolean caughtUp = projection.awaitApplied(lastIndex.get(), Duration.ofMinutes(5));
