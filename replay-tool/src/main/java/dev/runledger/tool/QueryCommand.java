@@ -31,6 +31,12 @@ final class QueryCommand {
         @Option(names = "--status", paramLabel = "S", description = "created, running, succeeded, failed or stopped.")
         String status;
 
+        @Option(names = "--created-from", paramLabel = "TIME", description = "Only runs created at or after (ISO-8601 UTC).")
+        java.time.Instant createdFrom;
+
+        @Option(names = "--created-before", paramLabel = "TIME", description = "Only runs created before (ISO-8601 UTC).")
+        java.time.Instant createdBefore;
+
         @Option(names = "--limit", defaultValue = "20", paramLabel = "N", description = "Page length (default 20).")
         int limit;
 
@@ -45,7 +51,8 @@ final class QueryCommand {
 
         @Override
         public Integer call() {
-            RunQuery.Builder q = RunQuery.builder().status(status).pageLength(limit).cursor(cursor).includeTotal(total);
+            RunQuery.Builder q = RunQuery.builder().status(status).pageLength(limit).cursor(cursor).includeTotal(total)
+                    .createdFrom(createdFrom).createdBefore(createdBefore);
             for (String label : labels) {
                 int eq = label.indexOf('=');
                 if (eq < 0) {

@@ -129,6 +129,9 @@ class RunLedgerCliTest {
         assertThat(run("", "project", "--journal", journal, "--db", db)).as(stderr()).isZero();
         assertThat(run("", "query", "runs", "--db", db, "--label", "tenant=acme", "--json")).isZero();
         assertThat(stdout()).startsWith("{\"data\":[{\"id\":\"r-2\"").contains("{\"id\":\"r-1\"");
+        assertThat(run("", "query", "runs", "--db", db, "--created-before", "2026-11-22T09:00:00Z", "--json")).isZero();
+        assertThat(stdout()).startsWith("{\"data\":[]");
+        assertThat(run("", "query", "runs", "--db", db, "--created-from", "yesterday")).isEqualTo(2);
         assertThat(run("", "query", "commands", "--db", db, "--run", "r-1", "--json")).isZero();
         assertThat(stdout()).startsWith("{\"data\":[" + TestEvents.commandJson("c-1", "aspirate", "queued") + "]")
                 .contains("\"meta\":{\"cursor\":0,\"totalLength\":1}");
