@@ -73,7 +73,10 @@ final class HttpHarness {
         return rows;
     }
 
-    /** The load process: 2 senders post batches for N seconds; one reader queries 50 times a second. */
+    /**
+     * The load process: 2 senders post batches for N seconds, each batch a whole run (created, commands,
+     * completed), as an engine would; one reader queries 50 times a second.
+     */
     public static final class Load {
         public static void main(String[] args) throws Exception {
             int port = Integer.parseInt(args[0]);
@@ -93,20 +96,37 @@ final class HttpHarness {
                 int sender = t;
                 threads.add(new Thread(() -> {
                     int n = 0;
+                    // Bodies are assembled from pre-encoded pieces: the generator should cost the shared CPU as
+                    // little as possible (a real engine runs on another machine).
+                    byte[] lineStart = "{\"type\":\"command.recorded\",\"runId\":\"".getBytes(StandardCharsets.UTF_8);
+                    byte[] commandStart = "\",\"command\":".getBytes(StandardCharsets.UTF_8);
+                    int cut = command.indexOf("\"ID\"");
+                    byte[] beforeId = (command.substring(0, cut) + "\"c-").getBytes(StandardCharsets.UTF_8);
+                    byte[] afterId = ("\"" + command.substring(cut + 4) + "}\n").getBytes(StandardCharsets.UTF_8);
+                    java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(batch * 600);
                     while (System.nanoTime() < deadline) {
                         String run = "load-" + sender + "-" + n++;
-                        StringBuilder body = new StringBuilder(batch * 560);
-                        body.append("{\"type\":\"run.created\",\"runId\":\"").append(run)
-                                .append("\",\"createdAt\":\"2026-11-22T10:00:00Z\",\"labels\":{\"tenant\":\"t").append(n % 100)
-                                .append("\",\"robot\":\"flex\"}}\n");
-                        for (int i = 1; i < batch; i++) {
-                            body.append("{\"type\":\"command.recorded\",\"runId\":\"").append(run).append("\",\"command\":")
-                                    .append(command.replace("\"ID\"", "\"c-" + i + "\"")).append("}\n");
+                        byte[] runBytes = run.getBytes(StandardCharsets.UTF_8);
+                        body.reset();
+                        body.writeBytes(("{\"type\":\"run.created\",\"runId\":\"" + run
+                                + "\",\"createdAt\":\"2026-11-22T10:00:00Z\",\"labels\":{\"tenant\":\"t" + (n % 100)
+                                + "\",\"robot\":\"flex\"}}\n").getBytes(StandardCharsets.UTF_8));
+                        for (int i = 1; i < batch - 1; i++) {
+                            body.writeBytes(lineStart);
+                            body.writeBytes(runBytes);
+                            body.writeBytes(commandStart);
+                            body.writeBytes(beforeId);
+                            body.writeBytes(Integer.toString(i).getBytes(StandardCharsets.US_ASCII));
+                            body.writeBytes(afterId);
                         }
+                        body.writeBytes(("{\"type\":\"run.completed\",\"runId\":\"" + run
+                                + "\",\"status\":\"succeeded\",\"completedAt\":\"2026-11-22T10:05:00Z\"}\n")
+                                .getBytes(StandardCharsets.UTF_8));
+                        byte[] bytes = body.toByteArray();
                         long t0 = System.nanoTime();
                         try {
                             HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(base + "/events"))
-                                    .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+                                    .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)).build(),
                                     HttpResponse.BodyHandlers.ofString());
                             if (r.statusCode() != 200) {
                                 System.out.println("POST failed: " + r.statusCode() + " " + r.body());

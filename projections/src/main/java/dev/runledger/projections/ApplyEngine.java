@@ -49,6 +49,8 @@ final class ApplyEngine implements AutoCloseable {
     private final int maxCachedRuns;
     static final int POSITION_BITS = 24;
     static final int MAX_COMMANDS_PER_RUN = 1 << POSITION_BITS;
+    /** About 100 bytes of heap each: the cache holds at most ~50 MB of command positions. */
+    static final long MAX_CACHED_POSITIONS = 500_000;
     private final Map<String, RunRow> cache = new LinkedHashMap<>(1024, 0.75f, true);
     private final List<RunRow> dirty = new ArrayList<>();
     private long applied;
@@ -57,6 +59,8 @@ final class ApplyEngine implements AutoCloseable {
     private long committedApplied;
     private long committedQuarantined;
     private long nextRunRowid;
+    /** Entries in the command-position maps of cached runs, kept in step with every change to them. */
+    private long cachedPositions;
 
     private final PreparedStatement insRun;
     private final PreparedStatement updRun;
@@ -148,6 +152,7 @@ final class ApplyEngine implements AutoCloseable {
         if (violation == null && event instanceof CommandRecorded e) {
             if (run.commandIndex == null) {
                 run.commandIndex = loadCommandIndex(run);
+                cachedPositions += run.commandIndex.size();
             }
             if (run.commandCount >= MAX_COMMANDS_PER_RUN && !run.commandIndex.containsKey(e.command().id())) {
                 violation = new RunLifecycle.Violation(null, "run " + run.id + " already holds " + MAX_COMMANDS_PER_RUN
@@ -177,7 +182,7 @@ final class ApplyEngine implements AutoCloseable {
             run.status = e.status().wireName();
             run.completedAt = e.completedAt();
             run.completedIndex = index;
-            run.commandIndex = null; // no command may follow, so positions are no longer needed
+            dropPositions(run); // no command may follow, so positions are no longer needed
             markDirty(run);
         } else if (event instanceof RunDeleted) {
             delete(run, index);
@@ -210,6 +215,7 @@ final class ApplyEngine implements AutoCloseable {
         if (position == null) {
             position = run.commandCount++;
             run.commandIndex.put(command.id(), position);
+            cachedPositions++;
             pending = new PendingCommand(position, command.id(), true);
             run.pendingCommands().put(position, pending);
             if ("created".equals(run.status)) {
@@ -259,6 +265,7 @@ final class ApplyEngine implements AutoCloseable {
         insTombstone.setString(1, run.id);
         insTombstone.setLong(2, index);
         insTombstone.executeUpdate();
+        dropPositions(run);
         RunRow tombstone = new RunRow(run.id);
         tombstone.phase = Phase.DELETED;
         tombstone.deletedIndex = index;
@@ -341,23 +348,38 @@ final class ApplyEngine implements AutoCloseable {
         }
     }
 
-    /** After a successful commit: keeps the cache bounded (every row is clean now). */
+    /**
+     * After a successful commit: keeps the cache bounded (every row is clean now), by runs and by the
+     * command positions live runs hold. Without the second bound, runs that never complete (an engine that
+     * stops mid-run, a load test) kept a million positions alive and G1 pauses grew to 80 ms.
+     */
     void afterCommit() {
         committedApplied = applied;
         committedQuarantined = quarantined;
-        if (cache.size() > maxCachedRuns) {
+        if (cache.size() > maxCachedRuns || cachedPositions > MAX_CACHED_POSITIONS) {
             Iterator<RunRow> it = cache.values().iterator();
-            int target = maxCachedRuns * 3 / 4;
-            while (cache.size() > target && it.hasNext()) {
-                it.next();
+            int targetRuns = maxCachedRuns * 3 / 4;
+            // eldest first; the most recently used run always stays
+            while ((cache.size() > targetRuns || cachedPositions > MAX_CACHED_POSITIONS * 3 / 4) && cache.size() > 1
+                    && it.hasNext()) {
+                RunRow evicted = it.next();
+                dropPositions(evicted);
                 it.remove();
             }
+        }
+    }
+
+    private void dropPositions(RunRow run) {
+        if (run.commandIndex != null) {
+            cachedPositions -= run.commandIndex.size();
+            run.commandIndex = null;
         }
     }
 
     /** After a rollback the cache may hold changes the database does not: forget it all. */
     void afterRollback() {
         cache.clear();
+        cachedPositions = 0;
         dirty.clear();
         applied = committedApplied;
         quarantined = committedQuarantined;
