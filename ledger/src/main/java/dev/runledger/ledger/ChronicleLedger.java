@@ -235,12 +235,7 @@ final class ChronicleLedger implements Ledger {
     }
 
     private long writeAndApply(RunEvent event, RunState state) {
-        Thread current = Thread.currentThread();
-        if (current != appenderOwner) {
-            // Safe: the lock gives the hand-over a happens-before edge; Chronicle just checks the owner.
-            appender.singleThreadedCheckReset();
-            appenderOwner = current;
-        }
+        claimAppender();
         byte[] buf = encoder.encode(event, micros(clock));
         long index = ChronicleJournal.write(appender, buf, encoder.length());
         if (state == null) {
@@ -261,8 +256,7 @@ final class ChronicleLedger implements Ledger {
 
     private RejectedEventException reject(Violation v, int position, RunEvent event) {
         metrics.rejected.get(v.reason()).increment();
-        String where = position == 0 ? "" : "event " + position + " of the batch: ";
-        return new RejectedEventException(v.reason(), position, where + event.type() + " rejected: " + v.message());
+        return new RejectedEventException(v.reason(), position, event.type() + " rejected: " + v.message());
     }
 
     private static long micros(Clock clock) {
@@ -270,12 +264,18 @@ final class ChronicleLedger implements Ledger {
         return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
     }
 
-    private void syncNow() {
+    /** Hands the one appender to the calling thread; callers hold the lock. */
+    private void claimAppender() {
         Thread current = Thread.currentThread();
         if (current != appenderOwner) {
+            // Safe: the lock gives the hand-over a happens-before edge; Chronicle just checks the owner.
             appender.singleThreadedCheckReset();
             appenderOwner = current;
         }
+    }
+
+    private void syncNow() {
+        claimAppender();
         appender.sync();
         unsyncedEvents = 0;
         lastSyncNanos = System.nanoTime();

@@ -47,7 +47,7 @@ public final class NdjsonReader {
             try {
                 return NdjsonCodec.decode(line, 0, length);
             } catch (InvalidEventException e) {
-                throw new InvalidEventException("line " + lineNumber + ": " + e.getMessage(), e);
+                throw new InvalidEventException("line " + lineNumber + ": " + e.getMessage(), lineNumber, e);
             }
         }
     }
@@ -59,12 +59,29 @@ public final class NdjsonReader {
 
     /** Reads and validates every event; either all of them come back or an exception names the first bad line. */
     public List<RunEvent> readAll() throws IOException {
+        return readBatch().events();
+    }
+
+    /** Every event with the input line it came from, so a later rejection can name its line. */
+    public Batch readBatch() throws IOException {
         List<RunEvent> events = new ArrayList<>();
+        long[] lines = new long[16];
         RunEvent e;
         while ((e = next()) != null) {
+            if (events.size() == lines.length) {
+                lines = Arrays.copyOf(lines, lines.length * 2);
+            }
+            lines[events.size()] = lineNumber;
             events.add(e);
         }
-        return events;
+        return new Batch(List.copyOf(events), Arrays.copyOf(lines, events.size()));
+    }
+
+    /** Events read from NDJSON and the 1-based line of each. */
+    public record Batch(List<RunEvent> events, long[] lines) {
+        public long lineOf(int position) {
+            return lines[position];
+        }
     }
 
     private int readLine() throws IOException {
@@ -92,7 +109,7 @@ public final class NdjsonReader {
             int n = end - start;
             if (length + n > maxLineBytes) {
                 throw new InvalidEventException("line " + (lineNumber + 1) + ": longer than the limit of "
-                        + maxLineBytes + " bytes");
+                        + maxLineBytes + " bytes", lineNumber + 1, null);
             }
             if (length + n > line.length) {
                 line = Arrays.copyOf(line, Math.min(maxLineBytes, Math.max(line.length * 2, length + n)));

@@ -19,11 +19,22 @@ public final class RejectedEventException extends IllegalStateException {
 
     private final Reason reason;
     private final int batchPosition;
+    private final String detail;
 
-    public RejectedEventException(Reason reason, int batchPosition, String message) {
-        super(message);
+    /**
+     * @param detail what was wrong, without where: "command.recorded rejected: run \"r-1\" ..."; the message
+     *               adds the batch position when there is more than one event
+     */
+    public RejectedEventException(Reason reason, int batchPosition, String detail) {
+        super(batchPosition == 0 ? detail : "event " + batchPosition + " of the batch: " + detail);
         this.reason = reason;
         this.batchPosition = batchPosition;
+        this.detail = detail;
+    }
+
+    /** The rejection without its batch position, for callers that name the input line instead. */
+    public String detail() {
+        return detail;
     }
 
     public Reason reason() {

@@ -4,7 +4,6 @@ import dev.runledger.ledger.InvalidEventException;
 import dev.runledger.ledger.Ledger;
 import dev.runledger.ledger.NdjsonReader;
 import dev.runledger.ledger.RejectedEventException;
-import dev.runledger.ledger.RunEvent;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -13,8 +12,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "append", mixinStandardHelpOptions = true,
@@ -30,28 +27,21 @@ final class AppendCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        List<RunEvent> events = new ArrayList<>();
-        List<Long> lines = new ArrayList<>();
+        NdjsonReader.Batch batch;
         try (InputStream in = "-".equals(file) ? System.in : Files.newInputStream(Path.of(file))) {
-            NdjsonReader reader = new NdjsonReader(in);
-            RunEvent e;
-            while ((e = reader.next()) != null) {
-                events.add(e);
-                lines.add(reader.lineNumber());
-            }
+            batch = new NdjsonReader(in).readBatch();
         }
-        if (events.isEmpty()) {
+        if (batch.events().isEmpty()) {
             throw new InvalidEventException("no events in the input");
         }
         try (Ledger ledger = Ledger.open(journal.journal)) {
-            long last = ledger.append(events);
+            long last = ledger.append(batch.events());
             System.out.println(last);
             return RunLedger.OK;
         } catch (RejectedEventException e) {
-            // Name the input line, as for malformed lines; the ledger names the event's position.
-            String message = e.getMessage().replaceFirst("^event \\d+ of the batch: ", "");
-            throw new RejectedEventException(e.reason(), e.batchPosition(),
-                    "line " + lines.get(e.batchPosition()) + ": " + message + " (nothing was appended)");
+            // Name the input line, as for malformed lines, rather than the event's position in the batch.
+            throw new RejectedEventException(e.reason(), 0,
+                    "line " + batch.lineOf(e.batchPosition()) + ": " + e.detail() + " (nothing was appended)");
         }
     }
 }

@@ -12,7 +12,6 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.util.ArrayList;
 import java.util.List;
 
 /** {@code POST /events}: an NDJSON body, validated whole (format and lifecycle) before any of it is appended. */
@@ -58,19 +57,15 @@ final class EventsEndpoint {
     }
 
     private void append(Exchange e, byte[] body) throws IOException {
-        List<RunEvent> events = new ArrayList<>();
-        List<Long> lines = new ArrayList<>();
-        NdjsonReader reader = new NdjsonReader(new ByteArrayInputStream(body), config.maxLineBytes());
+        NdjsonReader.Batch batch;
         try {
-            RunEvent event;
-            while ((event = reader.next()) != null) {
-                events.add(event);
-                lines.add(reader.lineNumber());
-            }
+            batch = new NdjsonReader(new ByteArrayInputStream(body), config.maxLineBytes()).readBatch();
         } catch (InvalidEventException bad) {
             invalid.increment();
-            throw new HttpError(400, "InvalidEvent", bad.getMessage() + " (nothing was appended)", lineOf(bad), null);
+            throw new HttpError(400, "InvalidEvent", bad.getMessage() + " (nothing was appended)",
+                    bad.line() == 0 ? null : bad.line(), null);
         }
+        List<RunEvent> events = batch.events();
         if (events.isEmpty()) {
             throw HttpError.badRequest("the body holds no events (NDJSON: one JSON object per line)");
         }
@@ -78,9 +73,9 @@ final class EventsEndpoint {
         try {
             last = ledger.append(events);
         } catch (RejectedEventException rejected) {
-            long line = lines.get(rejected.batchPosition());
-            String message = rejected.getMessage().replaceFirst("^event \\d+ of the batch: ", "");
-            throw new HttpError(409, "EventRejected", "line " + line + ": " + message + " (nothing was appended)", line, null);
+            long line = batch.lineOf(rejected.batchPosition());
+            throw new HttpError(409, "EventRejected", "line " + line + ": " + rejected.detail() + " (nothing was appended)",
+                    line, null);
         }
         int count = events.size();
         e.sendJson(200, g -> {
@@ -89,18 +84,5 @@ final class EventsEndpoint {
             g.writeNumberField("appended", count);
             g.writeEndObject();
         });
-    }
-
-    private static Long lineOf(InvalidEventException e) {
-        String m = e.getMessage();
-        if (m != null && m.startsWith("line ")) {
-            int end = m.indexOf(':');
-            try {
-                return Long.parseLong(m.substring(5, end));
-            } catch (RuntimeException ignored) {
-                return null;
-            }
-        }
-        return null;
     }
 }
