@@ -36,11 +36,6 @@ public final class CommandJson {
         return JsonScanner.scanCommand(utf8, offset, len);
     }
 
-    /** For the scanner and the journal decoder, which have already extracted and checked the fields. */
-    static CommandJson trusted(String id, String commandType, String status, RawJson json) {
-        return new CommandJson(id, commandType, status, json);
-    }
-
     static CommandJson validated(String id, String commandType, String status, RawJson json) {
         Validation.identifier("command.recorded", "command.id", id);
         if (commandType == null || commandType.isEmpty()) {

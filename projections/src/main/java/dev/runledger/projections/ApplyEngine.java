@@ -55,7 +55,6 @@ final class ApplyEngine implements AutoCloseable {
     private final List<RunRow> dirty = new ArrayList<>();
     private long applied;
     private long quarantined;
-    private long commandsWritten;
     private long committedApplied;
     private long committedQuarantined;
     private long nextRunRowid;
@@ -133,10 +132,6 @@ final class ApplyEngine implements AutoCloseable {
 
     long quarantined() {
         return quarantined;
-    }
-
-    long commandsWritten() {
-        return commandsWritten;
     }
 
     /** Applies one entry to the open transaction (or quarantines it). */
@@ -406,7 +401,6 @@ final class ApplyEngine implements AutoCloseable {
     }
 
     private void addCommand(RunRow run, PendingCommand p) throws SQLException {
-        commandsWritten++;
         long rowid = firstCommandRowid(run.rowid) | p.position;
         if (p.insert) {
             insCmd.setString(1, run.id);

@@ -6,9 +6,13 @@ final class FileProjectionReader extends DelegatingQueries implements Projection
     private final Meta meta;
 
     FileProjectionReader(ReadPool pool, Meta meta) {
-        super(new SqliteRunQueries(pool));
+        super(fixed(new SqliteRunQueries(pool)));
         this.pool = pool;
         this.meta = meta;
+    }
+
+    private static java.util.function.Supplier<RunQueries> fixed(RunQueries queries) {
+        return () -> queries;
     }
 
     @Override

@@ -133,10 +133,6 @@ final class ReadPool implements AutoCloseable {
         }
     }
 
-    Path file() {
-        return file;
-    }
-
     private ReadConnection borrow() throws SQLException {
         synchronized (idle) {
             ReadConnection c = idle.poll();

@@ -7,7 +7,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -19,7 +18,6 @@ import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -38,7 +36,8 @@ final class SqliteProjection implements Projection {
     private final ProjectionMetrics metrics;
     private final Object appliedMonitor = new Object();
     private volatile ReadPool readPool;
-    private final RunQueries queries = new GuardedQueries();
+    /** Resolves the current pool per call, so queries follow a swap (or fail 503-style before the first file). */
+    private final RunQueries queries = new DelegatingQueries(() -> new SqliteRunQueries(pool()));
     private volatile long appliedIndex = Journal.NONE;
     private volatile ProjectionStatus.State state = ProjectionStatus.State.RUNNING;
     private volatile String lastError;
@@ -420,33 +419,5 @@ final class SqliteProjection implements Projection {
                     Math.max(0, metrics.rebuildProgress));
         }
         return pool;
-    }
-
-    /** Resolves the current pool per call, so queries follow a swap. */
-    private final class GuardedQueries implements RunQueries {
-        @Override
-        public RunPage runs(RunQuery query) {
-            return new SqliteRunQueries(pool()).runs(query);
-        }
-
-        @Override
-        public Optional<RunView> run(String runId) {
-            return new SqliteRunQueries(pool()).run(runId);
-        }
-
-        @Override
-        public Optional<CommandView> command(String runId, String commandId) {
-            return new SqliteRunQueries(pool()).command(runId, commandId);
-        }
-
-        @Override
-        public Optional<CommandPage> commands(String runId, Integer cursor, int pageLength) {
-            return new SqliteRunQueries(pool()).commands(runId, cursor, pageLength);
-        }
-
-        @Override
-        public boolean writeCommandsJson(String runId, OutputStream out) throws IOException {
-            return new SqliteRunQueries(pool()).writeCommandsJson(runId, out);
-        }
     }
 }
