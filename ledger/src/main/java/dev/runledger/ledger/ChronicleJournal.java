@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.locks.LockSupport;
 
@@ -120,6 +121,64 @@ final class ChronicleJournal implements Journal {
         // countExcerpts counts [from, to): shift to (after, to].
         long n = queue.countExcerpts(from, toIndex);
         return afterIndex == NONE ? n + 1 : n;
+    }
+
+    /** Receives the events a {@link #scanAfter} wants, with their journal index. */
+    @FunctionalInterface
+    interface ScanSink {
+        void accept(long index, RunEvent event);
+    }
+
+    /**
+     * Reads every excerpt after {@code after} ({@link #NONE}: from the start) and hands the ones of the
+     * {@code wanted} types to {@code sink}, decoding nothing else: excerpts of other types are skipped on
+     * their header byte, without a copy. Excerpts that do not decode are skipped too (projections
+     * quarantine them). Returns how many excerpts were read.
+     */
+    long scanAfter(long after, Set<EventType> wanted, ScanSink sink) {
+        long count = 0;
+        EventEncoding.Reader reader = new EventEncoding.Reader();
+        byte[] buf = new byte[4096];
+        try (ExcerptTailer tailer = queue.createTailer()) {
+            if (after != NONE) {
+                tailer.moveToIndex(after);
+                try (DocumentContext skipped = tailer.readingDocument()) {
+                    skipped.isPresent(); // the caller has this one already
+                }
+            }
+            while (true) {
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        return count;
+                    }
+                    count++;
+                    Bytes<?> bytes = dc.wire().bytes();
+                    EventType type = EventEncoding.peekType(bytes);
+                    if (type == null || !wanted.contains(type)) {
+                        continue;
+                    }
+                    int length = (int) bytes.readRemaining();
+                    if (length > buf.length) {
+                        buf = new byte[length];
+                    }
+                    bytes.read(buf, 0, length);
+                    RunEvent event;
+                    try {
+                        event = reader.reset(buf, length).decode();
+                    } catch (EventEncoding.CorruptExcerptException e) {
+                        continue;
+                    }
+                    sink.accept(dc.index(), event);
+                }
+            }
+        }
+    }
+
+    /** Whether the journal holds an excerpt at exactly {@code index}. */
+    boolean contains(long index) {
+        try (ExcerptTailer tailer = queue.createTailer()) {
+            return tailer.moveToIndex(index);
+        }
     }
 
     /** One appender per caller thread; the {@link Ledger} serializes use of it. */

@@ -1,30 +1,20 @@
 package dev.runledger.ledger;
 
 import dev.runledger.ledger.RejectedEventException.Reason;
+import dev.runledger.ledger.RunTable.RunState;
 import dev.runledger.ledger.RunLifecycle.Phase;
 import dev.runledger.ledger.RunLifecycle.Violation;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.queue.ExcerptAppender;
-import net.openhft.chronicle.queue.ExcerptTailer;
-import net.openhft.chronicle.wire.DocumentContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -35,22 +25,21 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One Chronicle appender behind one lock. Several Chronicle appenders contending for the queue's
- * write lock halve throughput and produce 100+ ms stalls (STACK.md); a {@link ReentrantLock} in front
- * of a single appender keeps Chronicle's lock uncontended and also makes "check the run's state, then
- * write" atomic, which the lifecycle rules need anyway.
+ * write lock halve throughput (measured ~1.3M/s down to ~0.6M/s) and produce 100+ ms stalls; a
+ * {@link ReentrantLock} in front of a single appender keeps Chronicle's lock uncontended and also makes
+ * "check the run's state, then write" atomic, which the lifecycle rules need anyway.
  */
 final class ChronicleLedger implements Ledger {
     private static final Logger LOG = LoggerFactory.getLogger(ChronicleLedger.class);
     static final String LOCK_FILE = "ledger.lock";
 
     private final ChronicleJournal journal;
-    private final FileChannel lockChannel;
-    private final FileLock fileLock;
+    private final ExclusiveFileLock fileLock;
     private final Clock clock;
     private final ReentrantLock lock = new ReentrantLock();
     private final ExcerptAppender appender;
     private final EventEncoding.Writer encoder = new EventEncoding.Writer();
-    private final Map<String, RunState> runs;
+    private final RunTable runs;
     private final Durability durability;
     private final Metrics metrics;
     private final Thread syncer;
@@ -59,10 +48,8 @@ final class ChronicleLedger implements Ledger {
     private long lastSyncNanos = System.nanoTime();
     private volatile boolean closed;
 
-    private ChronicleLedger(ChronicleJournal journal, FileChannel lockChannel, FileLock fileLock, LedgerConfig config,
-                            Map<String, RunState> runs) {
+    private ChronicleLedger(ChronicleJournal journal, ExclusiveFileLock fileLock, LedgerConfig config, RunTable runs) {
         this.journal = journal;
-        this.lockChannel = lockChannel;
         this.fileLock = fileLock;
         this.clock = config.clock();
         this.runs = runs;
@@ -81,104 +68,18 @@ final class ChronicleLedger implements Ledger {
 
     static ChronicleLedger open(LedgerConfig config) {
         Path dir = config.journalDirectory().toAbsolutePath().normalize();
-        FileChannel channel = null;
+        ExclusiveFileLock fileLock = ExclusiveFileLock.acquire(dir.resolve(LOCK_FILE), "journal " + dir
+                + " is already open for appending by another ledger; one process at a time may append");
         ChronicleJournal journal = null;
         try {
-            Files.createDirectories(dir);
-            channel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock fileLock;
-            try {
-                fileLock = channel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                fileLock = null;
-            }
-            if (fileLock == null) {
-                throw new IllegalStateException("journal " + dir + " is already open for appending by another ledger ("
-                        + LOCK_FILE + " is locked); one process at a time may append");
-            }
             journal = ChronicleJournal.open(dir, true);
-            long start = System.nanoTime();
-            Map<String, RunState> runs = new HashMap<>();
-            long events = recoverState(journal, runs);
-            LOG.info("opened {}: {} runs known, state recovered in {} ms (scanned {} events)", journal, runs.size(),
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), events);
-            return new ChronicleLedger(journal, channel, fileLock, config, runs);
-        } catch (IOException e) {
-            closeQuietly(journal, channel);
-            throw new UncheckedIOException("cannot open ledger at " + dir, e);
+            return new ChronicleLedger(journal, fileLock, config, RunTable.recover(journal));
         } catch (RuntimeException e) {
-            closeQuietly(journal, channel);
+            if (journal != null) {
+                journal.close();
+            }
+            fileLock.close();
             throw e;
-        }
-    }
-
-    /**
-     * Rebuilds the run table: from the snapshot written at the last close (if it belongs to this journal
-     * and the journal still holds its index), then the journal's lifecycle events after it. Only
-     * creations, completions, deletions and label changes matter, so commands (nearly all excerpts) are
-     * skipped after reading one byte. Events that break a rule (an old journal, a bug) are ignored here;
-     * projections quarantine them.
-     */
-    private static long recoverState(ChronicleJournal journal, Map<String, RunState> runs) {
-        long after = Journal.NONE;
-        try {
-            StateSnapshot.Loaded snapshot = StateSnapshot.read(journal.directory(), journal.id());
-            if (snapshot != null && snapshot.lastIndex() != Journal.NONE
-                    && snapshot.lastIndex() <= journal.headIndex() && indexExists(journal, snapshot.lastIndex())) {
-                snapshot.runs().forEach((id, e) -> runs.put(id, RunState.of(e)));
-                after = snapshot.lastIndex();
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("{}: ignoring {} ({}); scanning the whole journal", journal, StateSnapshot.FILE, e.toString());
-            runs.clear();
-        }
-        long count = 0;
-        EventEncoding.Reader reader = new EventEncoding.Reader();
-        byte[] buf = new byte[4096];
-        try (ExcerptTailer tailer = journal.queue().createTailer()) {
-            if (after != Journal.NONE) {
-                tailer.moveToIndex(after);
-                try (DocumentContext skipped = tailer.readingDocument()) {
-                    skipped.isPresent(); // the snapshot covers this one
-                }
-            }
-            while (true) {
-                try (DocumentContext dc = tailer.readingDocument()) {
-                    if (!dc.isPresent()) {
-                        break;
-                    }
-                    count++;
-                    Bytes<?> bytes = dc.wire().bytes();
-                    long p = bytes.readPosition();
-                    if (bytes.readRemaining() < EventEncoding.HEADER_BYTES
-                            || bytes.readByte(p + 1) == EventEncoding.COMMAND_RECORDED
-                            || bytes.readByte(p + 1) == EventEncoding.SUMMARY_RECORDED) {
-                        continue;
-                    }
-                    int length = (int) bytes.readRemaining();
-                    if (length > buf.length) {
-                        buf = new byte[length];
-                    }
-                    bytes.read(buf, 0, length);
-                    RunEvent event;
-                    try {
-                        event = reader.reset(buf, length).decode();
-                    } catch (EventEncoding.CorruptExcerptException e) {
-                        continue;
-                    }
-                    RunState state = runs.computeIfAbsent(event.runId(), k -> new RunState());
-                    if (RunLifecycle.check(event, state.phase, state.phaseIndex, state.labelKeys()) == null) {
-                        state.apply(event, dc.index());
-                    }
-                }
-            }
-        }
-        return count;
-    }
-
-    private static boolean indexExists(ChronicleJournal journal, long index) {
-        try (ExcerptTailer tailer = journal.queue().createTailer()) {
-            return tailer.moveToIndex(index);
         }
     }
 
@@ -192,11 +93,11 @@ final class ChronicleLedger implements Ledger {
             RunState state = runs.get(event.runId());
             Violation v = state == null
                     ? RunLifecycle.check(event, Phase.ABSENT, Journal.NONE, Set.of())
-                    : RunLifecycle.check(event, state.phase, state.phaseIndex, state.labelKeys());
+                    : state.check(event);
             if (v != null) {
                 throw reject(v, 0, event);
             }
-            return writeAndApply(event, state);
+            return writeAndApply(event);
         } finally {
             lock.unlock();
             metrics.latency.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
@@ -217,7 +118,7 @@ final class ChronicleLedger implements Ledger {
             for (int i = 0; i < events.size(); i++) {
                 RunEvent event = Objects.requireNonNull(events.get(i), "event " + i + " of the batch is null");
                 RunState s = overlay.computeIfAbsent(event.runId(), id -> RunState.copyOf(runs.get(id)));
-                Violation v = RunLifecycle.check(event, s.phase, s.phaseIndex, s.labelKeys());
+                Violation v = s.check(event);
                 if (v != null) {
                     throw reject(v, i, event);
                 }
@@ -225,7 +126,7 @@ final class ChronicleLedger implements Ledger {
             }
             long last = Journal.NONE;
             for (RunEvent event : events) {
-                last = writeAndApply(event, runs.get(event.runId()));
+                last = writeAndApply(event);
             }
             return last;
         } finally {
@@ -234,15 +135,11 @@ final class ChronicleLedger implements Ledger {
         }
     }
 
-    private long writeAndApply(RunEvent event, RunState state) {
+    private long writeAndApply(RunEvent event) {
         claimAppender();
         byte[] buf = encoder.encode(event, micros(clock));
         long index = ChronicleJournal.write(appender, buf, encoder.length());
-        if (state == null) {
-            state = new RunState();
-            runs.put(event.runId(), state);
-        }
-        state.apply(event, index);
+        runs.apply(event, index);
         metrics.appended(event);
         if (durability instanceof Durability.Sync sync) {
             unsyncedEvents++;
@@ -333,100 +230,20 @@ final class ChronicleLedger implements Ledger {
             }
             appender.singleThreadedCheckReset();
             appender.close();
-            writeSnapshot();
+            runs.saveSnapshot(journal);
         } finally {
             lock.unlock();
         }
         if (syncer != null) {
             LockSupport.unpark(syncer);
         }
-        closeQuietly(journal, lockChannel);
-        try {
-            fileLock.release();
-        } catch (IOException | RuntimeException ignored) {
-            // the channel is closed already, which releases the lock
-        }
-    }
-
-    /** Saves the run table for the next open; a failure costs that open a full scan, nothing else. */
-    private void writeSnapshot() {
-        long head = journal.headIndex();
-        if (head == Journal.NONE) {
-            return;
-        }
-        try {
-            Map<String, StateSnapshot.RunEntry> entries = new HashMap<>(runs.size() * 2);
-            runs.forEach((id, s) -> entries.put(id, new StateSnapshot.RunEntry(s.phase, s.phaseIndex, s.labelKeys())));
-            StateSnapshot.write(journal.directory(), journal.id(), head, entries);
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("{}: cannot write {}; the next open scans the whole journal", journal, StateSnapshot.FILE, e);
-        }
-    }
-
-    private static void closeQuietly(ChronicleJournal journal, FileChannel channel) {
-        if (journal != null) {
-            journal.close();
-        }
-        if (channel != null) {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                LOG.warn("cannot close {}", LOCK_FILE, e);
-            }
-        }
-    }
-
-    /** A run as the append rules see it; mutated only under the ledger's lock. */
-    private static final class RunState {
-        Phase phase = Phase.ABSENT;
-        long phaseIndex = Journal.NONE;
-        Set<String> labelKeys;
-
-        static RunState of(StateSnapshot.RunEntry e) {
-            RunState s = new RunState();
-            s.phase = e.phase();
-            s.phaseIndex = e.phaseIndex();
-            s.labelKeys = e.labelKeys().isEmpty() ? null : new HashSet<>(e.labelKeys());
-            return s;
-        }
-
-        static RunState copyOf(RunState other) {
-            RunState copy = new RunState();
-            if (other != null) {
-                copy.phase = other.phase;
-                copy.phaseIndex = other.phaseIndex;
-                copy.labelKeys = other.labelKeys == null ? null : new HashSet<>(other.labelKeys);
-            }
-            return copy;
-        }
-
-        Set<String> labelKeys() {
-            return labelKeys == null ? Set.of() : labelKeys;
-        }
-
-        void apply(RunEvent event, long index) {
-            Phase next = RunLifecycle.next(phase, event);
-            if (next != phase || event instanceof RunEvent.RunCreated) {
-                phase = next;
-                phaseIndex = index;
-            }
-            if (event instanceof RunEvent.RunCreated created) {
-                labelKeys = created.labels().isEmpty() ? null : new HashSet<>(created.labels().keySet());
-            } else if (event instanceof RunEvent.LabelsChanged change) {
-                if (labelKeys == null) {
-                    labelKeys = new HashSet<>();
-                }
-                labelKeys.addAll(change.set().keySet());
-                change.remove().forEach(labelKeys::remove);
-            } else if (event instanceof RunEvent.RunDeleted) {
-                labelKeys = null;
-            }
-        }
+        journal.close();
+        fileLock.close();
     }
 
     private static final class Metrics {
         final Timer latency;
-        final Counter[] appends = new Counter[7];
+        final Map<EventType, Counter> appends = new EnumMap<>(EventType.class);
         final Map<Reason, Counter> rejected = new EnumMap<>(Reason.class);
 
         Metrics(MeterRegistry registry) {
@@ -434,12 +251,9 @@ final class ChronicleLedger implements Ledger {
                     .description("Time to validate and append one event or batch to the journal")
                     .publishPercentiles(0.5, 0.99, 0.999) // a summary: Prometheus drops these if a histogram is on
                     .register(registry);
-            for (String type : List.of(RunEvent.RunCreated.TYPE, RunEvent.CommandRecorded.TYPE,
-                    RunEvent.LabelsChanged.TYPE, RunEvent.SummaryRecorded.TYPE, RunEvent.RunCompleted.TYPE,
-                    RunEvent.RunDeleted.TYPE)) {
-                Counter c = Counter.builder("ledger.appends").description("Events appended to the journal")
-                        .tag("type", type).register(registry);
-                appends[code(type)] = c;
+            for (EventType type : EventType.values()) {
+                appends.put(type, Counter.builder("ledger.appends").description("Events appended to the journal")
+                        .tag("type", type.wireName()).register(registry));
             }
             for (Reason reason : Reason.values()) {
                 rejected.put(reason, Counter.builder("ledger.append.rejected")
@@ -447,19 +261,8 @@ final class ChronicleLedger implements Ledger {
             }
         }
 
-        private static int code(String type) {
-            return switch (type) {
-                case RunEvent.RunCreated.TYPE -> EventEncoding.RUN_CREATED;
-                case RunEvent.CommandRecorded.TYPE -> EventEncoding.COMMAND_RECORDED;
-                case RunEvent.LabelsChanged.TYPE -> EventEncoding.LABELS_CHANGED;
-                case RunEvent.SummaryRecorded.TYPE -> EventEncoding.SUMMARY_RECORDED;
-                case RunEvent.RunCompleted.TYPE -> EventEncoding.RUN_COMPLETED;
-                default -> EventEncoding.RUN_DELETED;
-            };
-        }
-
         void appended(RunEvent event) {
-            appends[EventEncoding.typeCode(event)].increment();
+            appends.get(event.eventType()).increment();
         }
     }
 }

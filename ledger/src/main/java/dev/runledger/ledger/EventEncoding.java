@@ -7,6 +7,8 @@ import dev.runledger.ledger.RunEvent.RunCreated;
 import dev.runledger.ledger.RunEvent.RunDeleted;
 import dev.runledger.ledger.RunEvent.SummaryRecorded;
 
+import net.openhft.chronicle.bytes.Bytes;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,31 +30,22 @@ import java.util.Map;
  */
 final class EventEncoding {
     static final byte VERSION = 1;
-    static final byte RUN_CREATED = 1;
-    static final byte COMMAND_RECORDED = 2;
-    static final byte LABELS_CHANGED = 3;
-    static final byte SUMMARY_RECORDED = 4;
-    static final byte RUN_COMPLETED = 5;
-    static final byte RUN_DELETED = 6;
     static final int HEADER_BYTES = 10;
 
     private EventEncoding() {
     }
 
-    static byte typeCode(RunEvent event) {
-        if (event instanceof RunCreated) {
-            return RUN_CREATED;
-        } else if (event instanceof CommandRecorded) {
-            return COMMAND_RECORDED;
-        } else if (event instanceof LabelsChanged) {
-            return LABELS_CHANGED;
-        } else if (event instanceof SummaryRecorded) {
-            return SUMMARY_RECORDED;
-        } else if (event instanceof RunCompleted) {
-            return RUN_COMPLETED;
-        } else {
-            return RUN_DELETED;
+    /**
+     * The event type an excerpt's header names, read without copying or decoding the excerpt: what a
+     * scan that wants only some types (the ledger's recovery skips commands) needs. Null when the header
+     * is short, of an unknown format version, or names no known type; a full decode then says why.
+     */
+    static EventType peekType(Bytes<?> bytes) {
+        long p = bytes.readPosition();
+        if (bytes.readRemaining() < HEADER_BYTES || bytes.readByte(p) != VERSION) {
+            return null;
         }
+        return EventType.fromCode(bytes.readByte(p + 1));
     }
 
     /** A reusable, growable buffer; one per writing thread. */
@@ -60,34 +53,57 @@ final class EventEncoding {
         byte[] buf = new byte[1024];
         int pos;
 
+        /** Encodes into the reusable buffer and returns it; {@link #length()} bytes of it are the excerpt. */
         byte[] encode(RunEvent event, long appendedAtMicros) {
             pos = 0;
+            EventType type = event.eventType();
             put(VERSION);
-            put(typeCode(event));
+            put(type.code());
             putLong(appendedAtMicros);
             putString(event.runId());
-            if (event instanceof RunCreated e) {
-                putString(e.createdAt());
-                putString(e.protocolId());
-                putMap(e.labels());
-            } else if (event instanceof CommandRecorded e) {
-                CommandJson c = e.command();
-                putString(c.id());
-                putString(c.commandType());
-                putString(c.status());
-                putBytes(c.json().bytes());
-            } else if (event instanceof LabelsChanged e) {
-                putMap(e.set());
-                putInt(e.remove().size());
-                for (String k : e.remove()) {
-                    putString(k);
-                }
-            } else if (event instanceof SummaryRecorded e) {
-                putBytes(e.summary().bytes());
-            } else if (event instanceof RunCompleted e) {
-                putString(e.status().wireName());
-                putString(e.completedAt());
+            return switch (type) {
+                case RUN_CREATED -> body((RunCreated) event);
+                case COMMAND_RECORDED -> body((CommandRecorded) event);
+                case LABELS_CHANGED -> body((LabelsChanged) event);
+                case SUMMARY_RECORDED -> body((SummaryRecorded) event);
+                case RUN_COMPLETED -> body((RunCompleted) event);
+                case RUN_DELETED -> buf; // the type and the run id say it all
+            };
+        }
+
+        private byte[] body(RunCreated e) {
+            putString(e.createdAt());
+            putString(e.protocolId());
+            putMap(e.labels());
+            return buf;
+        }
+
+        private byte[] body(CommandRecorded e) {
+            CommandJson c = e.command();
+            putString(c.id());
+            putString(c.commandType());
+            putString(c.status());
+            putBytes(c.json().bytes());
+            return buf;
+        }
+
+        private byte[] body(LabelsChanged e) {
+            putMap(e.set());
+            putInt(e.remove().size());
+            for (String k : e.remove()) {
+                putString(k);
             }
+            return buf;
+        }
+
+        private byte[] body(SummaryRecorded e) {
+            putBytes(e.summary().bytes());
+            return buf;
+        }
+
+        private byte[] body(RunCompleted e) {
+            putString(e.status().wireName());
+            putString(e.completedAt());
             return buf;
         }
 
@@ -156,7 +172,7 @@ final class EventEncoding {
             return this;
         }
 
-        byte type() {
+        EventType type() {
             if (end < HEADER_BYTES) {
                 throw new CorruptExcerptException("truncated excerpt: " + end + " bytes, shorter than the "
                         + HEADER_BYTES + "-byte header");
@@ -164,7 +180,11 @@ final class EventEncoding {
             if (buf[0] != VERSION) {
                 throw new CorruptExcerptException("unknown excerpt format version " + buf[0]);
             }
-            return buf[1];
+            EventType type = EventType.fromCode(buf[1]);
+            if (type == null) {
+                throw new CorruptExcerptException("unknown event type code " + buf[1]);
+            }
+            return type;
         }
 
         long appendedAtMicros() {
@@ -179,7 +199,7 @@ final class EventEncoding {
         }
 
         RunEvent decode() {
-            byte type = type();
+            EventType type = type();
             pos = HEADER_BYTES;
             String runId = getString();
             try {
@@ -204,7 +224,6 @@ final class EventEncoding {
                     case SUMMARY_RECORDED -> new SummaryRecorded(runId, RawJson.adopt(getBytes()));
                     case RUN_COMPLETED -> new RunCompleted(runId, CompletionStatus.fromWire(getString()), getString());
                     case RUN_DELETED -> new RunDeleted(runId);
-                    default -> throw new CorruptExcerptException("unknown event type code " + type);
                 };
                 if (pos != end) {
                     throw new CorruptExcerptException((end - pos) + " unexpected trailing bytes after " + event.type());

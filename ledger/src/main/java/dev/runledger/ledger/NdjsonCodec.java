@@ -21,18 +21,23 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The wire format of DESIGN.md: one JSON object per event. Decoding captures {@code command} and
+ * The NDJSON wire format: one JSON object per event, one event per line (see the README). Decoding captures {@code command} and
  * {@code summary} as their exact bytes; encoding writes them back untouched, so export reproduces them
  * byte for byte. Unknown top-level fields are rejected.
  */
 public final class NdjsonCodec {
-    private static final Map<String, Set<String>> FIELDS = Map.of(
-            RunCreated.TYPE, Set.of("type", "runId", "createdAt", "labels", "protocolId"),
-            CommandRecorded.TYPE, Set.of("type", "runId", "command"),
-            LabelsChanged.TYPE, Set.of("type", "runId", "set", "remove"),
-            SummaryRecorded.TYPE, Set.of("type", "runId", "summary"),
-            RunCompleted.TYPE, Set.of("type", "runId", "status", "completedAt"),
-            RunDeleted.TYPE, Set.of("type", "runId"));
+    /** The top-level fields each type allows. */
+    private static Set<String> fields(EventType type) {
+        return switch (type) {
+            case RUN_CREATED -> Set.of("type", "runId", "createdAt", "labels", "protocolId");
+            case COMMAND_RECORDED -> Set.of("type", "runId", "command");
+            case LABELS_CHANGED -> Set.of("type", "runId", "set", "remove");
+            case SUMMARY_RECORDED -> Set.of("type", "runId", "summary");
+            case RUN_COMPLETED -> Set.of("type", "runId", "status", "completedAt");
+            case RUN_DELETED -> Set.of("type", "runId");
+        };
+    }
+
     private static final Set<String> ALL_FIELDS = Set.of("type", "runId", "createdAt", "labels", "protocolId",
             "command", "set", "remove", "summary", "status", "completedAt");
 
@@ -90,39 +95,39 @@ public final class NdjsonCodec {
 
     private static RunEvent build(Map<String, Object> f) {
         Object typeValue = f.get("type");
-        if (!(typeValue instanceof String type)) {
+        if (!(typeValue instanceof String typeName)) {
             throw new InvalidEventException("field \"type\" is required");
         }
-        Set<String> allowed = FIELDS.get(type);
-        if (allowed == null) {
-            throw new InvalidEventException("unknown event type " + Validation.quote(type)
-                    + " (expected one of run.created, command.recorded, labels.changed, run.summary, run.completed, run.deleted)");
+        EventType type = EventType.fromWireName(typeName);
+        if (type == null) {
+            throw new InvalidEventException("unknown event type " + Validation.quote(typeName)
+                    + " (expected one of " + EventType.wireNames() + ")");
         }
+        Set<String> allowed = fields(type);
         for (String name : f.keySet()) {
             if (!allowed.contains(name)) {
-                throw new InvalidEventException(type + ": unknown field " + Validation.quote(name));
+                throw new InvalidEventException(type.wireName() + ": unknown field " + Validation.quote(name));
             }
         }
         String runId = (String) f.get("runId");
         if (runId == null) {
-            throw new InvalidEventException(type + ": runId is required");
+            throw new InvalidEventException(type.wireName() + ": runId is required");
         }
         return switch (type) {
-            case RunCreated.TYPE -> new RunCreated(runId, (String) f.get("createdAt"), (String) f.get("protocolId"),
+            case RUN_CREATED -> new RunCreated(runId, (String) f.get("createdAt"), (String) f.get("protocolId"),
                     stringMap(f.get("labels")));
-            case CommandRecorded.TYPE -> {
+            case COMMAND_RECORDED -> {
                 Object command = f.get("command");
                 if (command == null) {
-                    throw new InvalidEventException(type + ": command is required");
+                    throw new InvalidEventException(type.wireName() + ": command is required");
                 }
                 yield new CommandRecorded(runId, (CommandJson) command);
             }
-            case LabelsChanged.TYPE -> new LabelsChanged(runId, stringMap(f.get("set")), stringList(f.get("remove")));
-            case SummaryRecorded.TYPE -> new SummaryRecorded(runId, (RawJson) f.get("summary"));
-            case RunCompleted.TYPE -> new RunCompleted(runId, CompletionStatus.fromWire((String) f.get("status")),
+            case LABELS_CHANGED -> new LabelsChanged(runId, stringMap(f.get("set")), stringList(f.get("remove")));
+            case SUMMARY_RECORDED -> new SummaryRecorded(runId, (RawJson) f.get("summary"));
+            case RUN_COMPLETED -> new RunCompleted(runId, CompletionStatus.fromWire((String) f.get("status")),
                     (String) f.get("completedAt"));
-            case RunDeleted.TYPE -> new RunDeleted(runId);
-            default -> throw new AssertionError(type);
+            case RUN_DELETED -> new RunDeleted(runId);
         };
     }
 
@@ -210,41 +215,62 @@ public final class NdjsonCodec {
         out.write('{');
         field(out, "type", event.type(), true);
         field(out, "runId", event.runId(), false);
-        if (event instanceof RunCreated e) {
-            field(out, "createdAt", e.createdAt(), false);
-            if (!e.labels().isEmpty()) {
-                mapField(out, "labels", e.labels());
-            }
-            if (e.protocolId() != null) {
-                field(out, "protocolId", e.protocolId(), false);
-            }
-        } else if (event instanceof CommandRecorded e) {
-            name(out, "command");
-            e.command().json().writeTo(out);
-        } else if (event instanceof LabelsChanged e) {
-            if (!e.set().isEmpty()) {
-                mapField(out, "set", e.set());
-            }
-            if (!e.remove().isEmpty()) {
-                name(out, "remove");
-                out.write('[');
-                for (int i = 0; i < e.remove().size(); i++) {
-                    if (i > 0) {
-                        out.write(',');
-                    }
-                    string(out, e.remove().get(i));
-                }
-                out.write(']');
-            }
-        } else if (event instanceof SummaryRecorded e) {
-            name(out, "summary");
-            e.summary().writeTo(out);
-        } else if (event instanceof RunCompleted e) {
-            field(out, "status", e.status().wireName(), false);
-            field(out, "completedAt", e.completedAt(), false);
+        OutputStream written = switch (event.eventType()) {
+            case RUN_CREATED -> body((RunCreated) event, out);
+            case COMMAND_RECORDED -> body((CommandRecorded) event, out);
+            case LABELS_CHANGED -> body((LabelsChanged) event, out);
+            case SUMMARY_RECORDED -> body((SummaryRecorded) event, out);
+            case RUN_COMPLETED -> body((RunCompleted) event, out);
+            case RUN_DELETED -> out; // the type and run id say it all
+        };
+        written.write('}');
+    }
+
+    private static OutputStream body(RunCreated e, OutputStream out) throws IOException {
+        field(out, "createdAt", e.createdAt(), false);
+        if (!e.labels().isEmpty()) {
+            mapField(out, "labels", e.labels());
         }
-        // run.deleted: the type and run id say it all
-        out.write('}');
+        if (e.protocolId() != null) {
+            field(out, "protocolId", e.protocolId(), false);
+        }
+        return out;
+    }
+
+    private static OutputStream body(CommandRecorded e, OutputStream out) throws IOException {
+        name(out, "command");
+        e.command().json().writeTo(out);
+        return out;
+    }
+
+    private static OutputStream body(LabelsChanged e, OutputStream out) throws IOException {
+        if (!e.set().isEmpty()) {
+            mapField(out, "set", e.set());
+        }
+        if (!e.remove().isEmpty()) {
+            name(out, "remove");
+            out.write('[');
+            for (int i = 0; i < e.remove().size(); i++) {
+                if (i > 0) {
+                    out.write(',');
+                }
+                string(out, e.remove().get(i));
+            }
+            out.write(']');
+        }
+        return out;
+    }
+
+    private static OutputStream body(SummaryRecorded e, OutputStream out) throws IOException {
+        name(out, "summary");
+        e.summary().writeTo(out);
+        return out;
+    }
+
+    private static OutputStream body(RunCompleted e, OutputStream out) throws IOException {
+        field(out, "status", e.status().wireName(), false);
+        field(out, "completedAt", e.completedAt(), false);
+        return out;
     }
 
     private static void mapField(OutputStream out, String name, Map<String, String> map) throws IOException {

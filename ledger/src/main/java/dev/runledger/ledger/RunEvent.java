@@ -14,13 +14,18 @@ public sealed interface RunEvent {
 
     String runId();
 
+    /** Which of the six kinds this is; each record names its own constant, so none can be forgotten. */
+    EventType eventType();
+
     /** The wire name: {@code run.created}, {@code command.recorded}, ... */
-    String type();
+    default String type() {
+        return eventType().wireName();
+    }
 
     /** {@code run.created}: a run starts; labels keep their given order. */
     record RunCreated(String runId, String createdAt, String protocolId, Map<String, String> labels)
             implements RunEvent {
-        public static final String TYPE = "run.created";
+        private static final String TYPE = EventType.RUN_CREATED.wireName();
 
         public RunCreated {
             Validation.identifier(TYPE, "runId", runId);
@@ -37,14 +42,14 @@ public sealed interface RunEvent {
         }
 
         @Override
-        public String type() {
-            return TYPE;
+        public EventType eventType() {
+            return EventType.RUN_CREATED;
         }
     }
 
     /** {@code command.recorded}: an upsert of one command, keyed by its id within the run. */
     record CommandRecorded(String runId, CommandJson command) implements RunEvent {
-        public static final String TYPE = "command.recorded";
+        private static final String TYPE = EventType.COMMAND_RECORDED.wireName();
 
         public CommandRecorded {
             Validation.identifier(TYPE, "runId", runId);
@@ -56,14 +61,14 @@ public sealed interface RunEvent {
         }
 
         @Override
-        public String type() {
-            return TYPE;
+        public EventType eventType() {
+            return EventType.COMMAND_RECORDED;
         }
     }
 
     /** {@code labels.changed}: sets and removes label keys. A key may not be both set and removed. */
     record LabelsChanged(String runId, Map<String, String> set, List<String> remove) implements RunEvent {
-        public static final String TYPE = "labels.changed";
+        private static final String TYPE = EventType.LABELS_CHANGED.wireName();
 
         public LabelsChanged {
             Validation.identifier(TYPE, "runId", runId);
@@ -84,14 +89,14 @@ public sealed interface RunEvent {
         }
 
         @Override
-        public String type() {
-            return TYPE;
+        public EventType eventType() {
+            return EventType.LABELS_CHANGED;
         }
     }
 
     /** {@code run.summary}: replaces the run's state summary (an opaque JSON object). */
     record SummaryRecorded(String runId, RawJson summary) implements RunEvent {
-        public static final String TYPE = "run.summary";
+        private static final String TYPE = EventType.SUMMARY_RECORDED.wireName();
 
         public SummaryRecorded {
             Validation.identifier(TYPE, "runId", runId);
@@ -105,14 +110,14 @@ public sealed interface RunEvent {
         }
 
         @Override
-        public String type() {
-            return TYPE;
+        public EventType eventType() {
+            return EventType.SUMMARY_RECORDED;
         }
     }
 
     /** {@code run.completed}: the run ended; no command may be recorded after it. */
     record RunCompleted(String runId, CompletionStatus status, String completedAt) implements RunEvent {
-        public static final String TYPE = "run.completed";
+        private static final String TYPE = EventType.RUN_COMPLETED.wireName();
 
         public RunCompleted {
             Validation.identifier(TYPE, "runId", runId);
@@ -123,22 +128,22 @@ public sealed interface RunEvent {
         }
 
         @Override
-        public String type() {
-            return TYPE;
+        public EventType eventType() {
+            return EventType.RUN_COMPLETED;
         }
     }
 
     /** {@code run.deleted}: the run and everything recorded for it goes; its id may be created again. */
     record RunDeleted(String runId) implements RunEvent {
-        public static final String TYPE = "run.deleted";
+        private static final String TYPE = EventType.RUN_DELETED.wireName();
 
         public RunDeleted {
             Validation.identifier(TYPE, "runId", runId);
         }
 
         @Override
-        public String type() {
-            return TYPE;
+        public EventType eventType() {
+            return EventType.RUN_DELETED;
         }
     }
 }

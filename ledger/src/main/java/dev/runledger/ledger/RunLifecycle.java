@@ -1,11 +1,7 @@
 package dev.runledger.ledger;
 
 import dev.runledger.ledger.RejectedEventException.Reason;
-import dev.runledger.ledger.RunEvent.CommandRecorded;
 import dev.runledger.ledger.RunEvent.LabelsChanged;
-import dev.runledger.ledger.RunEvent.RunCompleted;
-import dev.runledger.ledger.RunEvent.RunCreated;
-import dev.runledger.ledger.RunEvent.RunDeleted;
 
 import java.util.Set;
 
@@ -39,7 +35,8 @@ public final class RunLifecycle {
      */
     public static Violation check(RunEvent event, Phase phase, long phaseIndex, Set<String> labelKeys) {
         // Allowed events are the hot path (every append, every projected event): no strings unless violated.
-        if (event instanceof RunCreated) {
+        EventType type = event.eventType();
+        if (type == EventType.RUN_CREATED) {
             return phase == Phase.LIVE || phase == Phase.COMPLETED
                     ? violation(Reason.DUPLICATE_RUN, event, " already exists (created" + at(phaseIndex) + ")")
                     : null;
@@ -50,31 +47,35 @@ public final class RunLifecycle {
         if (phase == Phase.DELETED) {
             return violation(Reason.DELETED_RUN, event, " was deleted" + at(phaseIndex));
         }
-        if (event instanceof CommandRecorded && phase == Phase.COMPLETED) {
-            return violation(Reason.RUN_COMPLETED, event, " is already completed" + at(phaseIndex)
-                    + "; no command may be recorded after run.completed");
-        }
-        if (event instanceof RunCompleted && phase == Phase.COMPLETED) {
-            return violation(Reason.RUN_COMPLETED, event, " is already completed" + at(phaseIndex));
-        }
-        if (event instanceof LabelsChanged change) {
-            int after = labelKeys.size();
-            for (String key : change.set().keySet()) {
-                if (!labelKeys.contains(key)) {
-                    after++;
-                }
-            }
-            for (String key : change.remove()) {
-                if (labelKeys.contains(key)) {
-                    after--;
-                }
-            }
-            if (after > Validation.MAX_LABELS_PER_RUN) {
-                return violation(Reason.TOO_MANY_LABELS, event, " would have " + after + " labels, at most "
-                        + Validation.MAX_LABELS_PER_RUN + " are allowed");
+        return switch (type) {
+            case COMMAND_RECORDED -> phase == Phase.COMPLETED
+                    ? violation(Reason.RUN_COMPLETED, event, " is already completed" + at(phaseIndex)
+                            + "; no command may be recorded after run.completed")
+                    : null;
+            case RUN_COMPLETED -> phase == Phase.COMPLETED
+                    ? violation(Reason.RUN_COMPLETED, event, " is already completed" + at(phaseIndex))
+                    : null;
+            case LABELS_CHANGED -> labelCount((LabelsChanged) event, labelKeys);
+            case RUN_CREATED, SUMMARY_RECORDED, RUN_DELETED -> null;
+        };
+    }
+
+    private static Violation labelCount(LabelsChanged change, Set<String> labelKeys) {
+        int after = labelKeys.size();
+        for (String key : change.set().keySet()) {
+            if (!labelKeys.contains(key)) {
+                after++;
             }
         }
-        return null;
+        for (String key : change.remove()) {
+            if (labelKeys.contains(key)) {
+                after--;
+            }
+        }
+        return after > Validation.MAX_LABELS_PER_RUN
+                ? violation(Reason.TOO_MANY_LABELS, change, " would have " + after + " labels, at most "
+                        + Validation.MAX_LABELS_PER_RUN + " are allowed")
+                : null;
     }
 
     private static Violation violation(Reason reason, RunEvent event, String what) {
@@ -87,13 +88,11 @@ public final class RunLifecycle {
 
     /** The phase a run is in after {@code event} was applied to it. */
     public static Phase next(Phase current, RunEvent event) {
-        if (event instanceof RunCreated) {
-            return Phase.LIVE;
-        } else if (event instanceof RunCompleted) {
-            return Phase.COMPLETED;
-        } else if (event instanceof RunDeleted) {
-            return Phase.DELETED;
-        }
-        return current;
+        return switch (event.eventType()) {
+            case RUN_CREATED -> Phase.LIVE;
+            case RUN_COMPLETED -> Phase.COMPLETED;
+            case RUN_DELETED -> Phase.DELETED;
+            case COMMAND_RECORDED, LABELS_CHANGED, SUMMARY_RECORDED -> current;
+        };
     }
 }

@@ -4,7 +4,7 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Map;
 
-/** The field rules of DESIGN.md, in one place, each failure naming the event type, field and value. */
+/** The field rules of the event format (README, "Appending from Java" and Limits), in one place, each failure naming the event type, field and value. */
 final class Validation {
     static final int MAX_ID_LENGTH = 128;
     static final int MAX_LABEL_KEY_LENGTH = 128;
