@@ -9,33 +9,31 @@ import dev.runledger.ledger.RunEvent.CommandRecorded;
 import dev.runledger.ledger.RunEvent.LabelsChanged;
 import dev.runledger.ledger.RunEvent.RunCompleted;
 import dev.runledger.ledger.RunEvent.RunCreated;
-import dev.runledger.ledger.RunEvent.RunDeleted;
 import dev.runledger.ledger.RunEvent.SummaryRecorded;
 import dev.runledger.ledger.RunLifecycle;
 import dev.runledger.ledger.RunLifecycle.Phase;
+import dev.runledger.projections.RunCache.PendingCommand;
+import dev.runledger.projections.RunCache.RunRow;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
- * Applies journal entries to a SQLite projection inside the caller's transaction. Shared by the live
- * projector and the rebuild, so both produce identical tables.
+ * Applies journal entries to a SQLite projection and commits them in batches, each with its checkpoint
+ * in the same transaction. Shared by the live projector and the rebuild, so both produce identical
+ * tables; {@link #commit(long)} is the one batch step both use.
  *
  * <p>Within one batch, changes are folded in memory: a command recorded queued, running and then
- * succeeded is written once with its final bytes; a run's row is written once. Everything the rules
- * need (phase, labels, command positions) is cached per run and reloaded from the database on a miss,
- * so the result never depends on where batches end or on what the cache held.
+ * succeeded is written once with its final bytes; a run's row is written once. What the rules need
+ * (phase, labels, command positions) comes from the {@link RunCache}.
  *
  * <p>Rows are addressed by rowid, never through a secondary index: each run gets a rowid from a counter
  * and its commands live at {@code runRowid << 24 | index_in_run}, so an upsert is a rowid lookup and
@@ -43,23 +41,18 @@ import java.util.TreeMap;
  * but the primary keys. A run can hold 2^24 (16,777,216) commands; more are quarantined.
  */
 final class ApplyEngine implements AutoCloseable {
+    static final int POSITION_BITS = 24;
+    static final int MAX_COMMANDS_PER_RUN = 1 << POSITION_BITS;
     private final Connection c;
     private final String name;
     private final boolean strict;
-    private final int maxCachedRuns;
-    static final int POSITION_BITS = 24;
-    static final int MAX_COMMANDS_PER_RUN = 1 << POSITION_BITS;
-    /** About 100 bytes of heap each: the cache holds at most ~50 MB of command positions. */
-    static final long MAX_CACHED_POSITIONS = 500_000;
-    private final Map<String, RunRow> cache = new LinkedHashMap<>(1024, 0.75f, true);
+    private final RunCache cache;
     private final List<RunRow> dirty = new ArrayList<>();
     private long applied;
     private long quarantined;
     private long committedApplied;
     private long committedQuarantined;
     private long nextRunRowid;
-    /** Entries in the command-position maps of cached runs, kept in step with every change to them. */
-    private long cachedPositions;
 
     private final PreparedStatement insRun;
     private final PreparedStatement updRun;
@@ -74,17 +67,13 @@ final class ApplyEngine implements AutoCloseable {
     private final PreparedStatement insTombstone;
     private final PreparedStatement delTombstone;
     private final PreparedStatement insQuarantine;
-    private final PreparedStatement selRun;
-    private final PreparedStatement selLabels;
-    private final PreparedStatement selTombstone;
-    private final PreparedStatement selCommandIds;
     private final PreparedStatement putCheckpoint;
 
     ApplyEngine(Connection c, String name, boolean strict, int maxCachedRuns) throws SQLException {
         this.c = c;
         this.name = name;
         this.strict = strict;
-        this.maxCachedRuns = maxCachedRuns;
+        this.cache = new RunCache(c, maxCachedRuns);
         insRun = c.prepareStatement("INSERT INTO runs(id, created_at, created_ms, created_index, protocol_id, status,"
                 + " completed_at, completed_index, labels, summary, command_count, damaged, rowid)"
                 + " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?)");
@@ -106,23 +95,18 @@ final class ApplyEngine implements AutoCloseable {
         delTombstone = c.prepareStatement("DELETE FROM run_tombstones WHERE run_id = ?");
         insQuarantine = c.prepareStatement("INSERT INTO quarantine(journal_index, run_id, event_type, error, event)"
                 + " VALUES(?, ?, ?, ?, ?)");
-        selRun = c.prepareStatement("SELECT created_at, created_ms, created_index, protocol_id, status, completed_at,"
-                + " completed_index, command_count, damaged, rowid FROM runs WHERE id = ?");
-        selLabels = c.prepareStatement("SELECT key, value FROM run_labels WHERE run_id = ?");
-        selTombstone = c.prepareStatement("SELECT deleted_index FROM run_tombstones WHERE run_id = ?");
-        selCommandIds = c.prepareStatement("SELECT command_id, index_in_run FROM run_commands WHERE rowid BETWEEN ? AND ?");
-        putCheckpoint = c.prepareStatement("INSERT INTO projection_meta(key, value) VALUES('checkpoint_index', ?)"
-                + " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-        try (java.sql.Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT ifnull(max(rowid), 0) FROM runs")) {
+        putCheckpoint = c.prepareStatement("INSERT INTO projection_meta(key, value) VALUES('"
+                + ProjectionFile.CHECKPOINT_INDEX + "', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT ifnull(max(rowid), 0) FROM runs")) {
             nextRunRowid = rs.next() ? rs.getLong(1) + 1 : 1;
         }
     }
 
-    private static long firstCommandRowid(long runRowid) {
+    static long firstCommandRowid(long runRowid) {
         return runRowid << POSITION_BITS;
     }
 
-    private static long lastCommandRowid(long runRowid) {
+    static long lastCommandRowid(long runRowid) {
         return (runRowid << POSITION_BITS) | (MAX_COMMANDS_PER_RUN - 1);
     }
 
@@ -142,17 +126,12 @@ final class ApplyEngine implements AutoCloseable {
         }
         RunEvent event = ((JournalEntry.Event) entry).event();
         long index = entry.index();
-        RunRow run = row(event.runId());
+        RunRow run = cache.get(event.runId());
         RunLifecycle.Violation violation = RunLifecycle.check(event, run.phase, run.phaseIndex(), run.labels.keySet());
-        if (violation == null && event instanceof CommandRecorded e) {
-            if (run.commandIndex == null) {
-                run.commandIndex = loadCommandIndex(run);
-                cachedPositions += run.commandIndex.size();
-            }
-            if (run.commandCount >= MAX_COMMANDS_PER_RUN && !run.commandIndex.containsKey(e.command().id())) {
-                violation = new RunLifecycle.Violation(null, "run " + run.id + " already holds " + MAX_COMMANDS_PER_RUN
-                        + " commands, the most a projection keeps per run");
-            }
+        if (violation == null && event instanceof CommandRecorded e && run.commandCount >= MAX_COMMANDS_PER_RUN
+                && !cache.positions(run).containsKey(e.command().id())) {
+            violation = new RunLifecycle.Violation(null, "run " + run.id + " already holds " + MAX_COMMANDS_PER_RUN
+                    + " commands, the most a projection keeps per run");
         }
         if (violation != null) {
             if (run.phase == Phase.LIVE || run.phase == Phase.COMPLETED) {
@@ -163,28 +142,32 @@ final class ApplyEngine implements AutoCloseable {
             return;
         }
         applied++;
-        if (event instanceof CommandRecorded e) {
-            recordCommand(run, e.command());
-        } else if (event instanceof RunCreated e) {
-            create(e, index);
-        } else if (event instanceof LabelsChanged e) {
-            changeLabels(run, e);
-        } else if (event instanceof SummaryRecorded e) {
-            run.pendingSummary = e.summary().toByteArray();
-            markDirty(run);
-        } else if (event instanceof RunCompleted e) {
-            run.phase = Phase.COMPLETED;
-            run.status = e.status().wireName();
-            run.completedAt = e.completedAt();
-            run.completedIndex = index;
-            dropPositions(run); // no command may follow, so positions are no longer needed
-            markDirty(run);
-        } else if (event instanceof RunDeleted) {
-            delete(run, index);
+        RunRow changed = switch (event.eventType()) {
+            case COMMAND_RECORDED -> recordCommand(run, ((CommandRecorded) event).command());
+            case RUN_CREATED -> create((RunCreated) event, index);
+            case LABELS_CHANGED -> changeLabels(run, (LabelsChanged) event);
+            case SUMMARY_RECORDED -> {
+                run.pendingSummary = ((SummaryRecorded) event).summary().toByteArray();
+                yield run;
+            }
+            case RUN_COMPLETED -> complete(run, (RunCompleted) event, index);
+            case RUN_DELETED -> delete(run, index);
+        };
+        if (changed != null) {
+            markDirty(changed);
         }
     }
 
-    private void create(RunCreated e, long index) throws SQLException {
+    private RunRow complete(RunRow run, RunCompleted e, long index) {
+        run.phase = Phase.COMPLETED;
+        run.status = e.status().wireName();
+        run.completedAt = e.completedAt();
+        run.completedIndex = index;
+        cache.dropPositions(run); // no command may follow, so positions are no longer needed
+        return run;
+    }
+
+    private RunRow create(RunCreated e, long index) throws SQLException {
         RunRow run = new RunRow(e.runId());
         run.phase = Phase.LIVE;
         run.createdAt = e.createdAt();
@@ -193,24 +176,25 @@ final class ApplyEngine implements AutoCloseable {
         run.protocolId = e.protocolId();
         run.status = "created";
         run.labels.putAll(e.labels());
-        run.commandIndex = new HashMap<>();
+        run.startPositions();
         run.rowid = nextRunRowid++;
-        cache.put(run.id, run);
+        cache.put(run);
         delTombstone.setString(1, run.id);
         delTombstone.executeUpdate();
         for (Map.Entry<String, String> label : e.labels().entrySet()) {
             upsertLabel(run.id, label.getKey(), label.getValue());
         }
-        markDirty(run);
+        return run;
     }
 
-    private void recordCommand(RunRow run, CommandJson command) throws SQLException {
-        Integer position = run.commandIndex.get(command.id());
+    private RunRow recordCommand(RunRow run, CommandJson command) throws SQLException {
+        Map<String, Integer> positions = cache.positions(run);
+        Integer position = positions.get(command.id());
         PendingCommand pending;
         if (position == null) {
             position = run.commandCount++;
-            run.commandIndex.put(command.id(), position);
-            cachedPositions++;
+            positions.put(command.id(), position);
+            cache.positionAdded();
             pending = new PendingCommand(position, command.id(), true);
             run.pendingCommands().put(position, pending);
             if ("created".equals(run.status)) {
@@ -222,10 +206,10 @@ final class ApplyEngine implements AutoCloseable {
         pending.commandType = command.commandType();
         pending.status = command.status();
         pending.json = command.json();
-        markDirty(run);
+        return run;
     }
 
-    private void changeLabels(RunRow run, LabelsChanged e) throws SQLException {
+    private RunRow changeLabels(RunRow run, LabelsChanged e) throws SQLException {
         for (Map.Entry<String, String> label : e.set().entrySet()) {
             run.labels.put(label.getKey(), label.getValue());
             upsertLabel(run.id, label.getKey(), label.getValue());
@@ -237,7 +221,7 @@ final class ApplyEngine implements AutoCloseable {
                 delLabel.executeUpdate();
             }
         }
-        markDirty(run);
+        return run;
     }
 
     private void upsertLabel(String runId, String key, String value) throws SQLException {
@@ -247,7 +231,8 @@ final class ApplyEngine implements AutoCloseable {
         upsLabel.executeUpdate();
     }
 
-    private void delete(RunRow run, long index) throws SQLException {
+    /** Returns null: nothing of the run is left to write (its old row, if dirty, is skipped at flush). */
+    private RunRow delete(RunRow run, long index) throws SQLException {
         delRunLabels.setString(1, run.id);
         delRunLabels.executeUpdate();
         if (run.inDb) {
@@ -260,12 +245,11 @@ final class ApplyEngine implements AutoCloseable {
         insTombstone.setString(1, run.id);
         insTombstone.setLong(2, index);
         insTombstone.executeUpdate();
-        dropPositions(run);
         RunRow tombstone = new RunRow(run.id);
         tombstone.phase = Phase.DELETED;
         tombstone.deletedIndex = index;
-        // The old row may sit in the dirty list; it is skipped at flush because it is no longer cached.
-        cache.put(run.id, tombstone);
+        cache.put(tombstone);
+        return null;
     }
 
     private void quarantine(long index, String runId, String type, String error, String event) throws SQLException {
@@ -294,11 +278,11 @@ final class ApplyEngine implements AutoCloseable {
      * Writes the folded changes and the checkpoint; the caller commits. Rows go through JDBC batches:
      * sqlite-jdbc binds and steps a whole batch in one native call, measured 3x faster than a call per row.
      */
-    void flush(long checkpointIndex) throws SQLException {
+    private void flush(long checkpointIndex) throws SQLException {
         int batched = 0;
         for (RunRow run : dirty) {
             run.dirty = false;
-            if (cache.get(run.id) != run || run.phase == Phase.DELETED) {
+            if (!cache.isCurrent(run) || run.phase == Phase.DELETED) {
                 continue;
             }
             if (!run.inDb) {
@@ -344,37 +328,25 @@ final class ApplyEngine implements AutoCloseable {
     }
 
     /**
-     * After a successful commit: keeps the cache bounded (every row is clean now), by runs and by the
-     * command positions live runs hold. Without the second bound, runs that never complete (an engine that
-     * stops mid-run, a load test) kept a million positions alive and G1 pauses grew to 80 ms.
+     * The batch step: writes the folded changes and the checkpoint {@code lastIndex} and commits them as
+     * one transaction, then lets the cache shrink (every row is clean now).
      */
-    void afterCommit() {
+    void commit(long lastIndex) throws SQLException {
+        flush(lastIndex);
+        c.commit();
         committedApplied = applied;
         committedQuarantined = quarantined;
-        if (cache.size() > maxCachedRuns || cachedPositions > MAX_CACHED_POSITIONS) {
-            Iterator<RunRow> it = cache.values().iterator();
-            int targetRuns = maxCachedRuns * 3 / 4;
-            // eldest first; the most recently used run always stays
-            while ((cache.size() > targetRuns || cachedPositions > MAX_CACHED_POSITIONS * 3 / 4) && cache.size() > 1
-                    && it.hasNext()) {
-                RunRow evicted = it.next();
-                dropPositions(evicted);
-                it.remove();
-            }
-        }
+        cache.trim();
     }
 
-    private void dropPositions(RunRow run) {
-        if (run.commandIndex != null) {
-            cachedPositions -= run.commandIndex.size();
-            run.commandIndex = null;
+    /** Undoes the open transaction whole, rows and checkpoint together, and forgets what it changed. */
+    void rollback() {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // a broken connection: the transaction dies with it, and the retry fails loudly if it stays broken
         }
-    }
-
-    /** After a rollback the cache may hold changes the database does not: forget it all. */
-    void afterRollback() {
         cache.clear();
-        cachedPositions = 0;
         dirty.clear();
         applied = committedApplied;
         quarantined = committedQuarantined;
@@ -428,134 +400,12 @@ final class ApplyEngine implements AutoCloseable {
         }
     }
 
-    private RunRow row(String runId) throws SQLException {
-        RunRow run = cache.get(runId);
-        if (run == null) {
-            run = load(runId);
-            cache.put(runId, run);
-        }
-        return run;
-    }
-
-    private RunRow load(String runId) throws SQLException {
-        RunRow run = new RunRow(runId);
-        selRun.setString(1, runId);
-        try (ResultSet rs = selRun.executeQuery()) {
-            if (rs.next()) {
-                run.inDb = true;
-                run.createdAt = rs.getString(1);
-                run.createdMs = rs.getLong(2);
-                run.createdIndex = rs.getLong(3);
-                run.protocolId = rs.getString(4);
-                run.status = rs.getString(5);
-                run.completedAt = rs.getString(6);
-                long completed = rs.getLong(7);
-                run.completedIndex = rs.wasNull() ? Journal.NONE : completed;
-                run.commandCount = rs.getInt(8);
-                run.damaged = rs.getInt(9) != 0;
-                run.rowid = rs.getLong(10);
-                run.phase = run.completedIndex == Journal.NONE ? Phase.LIVE : Phase.COMPLETED;
-            }
-        }
-        if (run.inDb) {
-            selLabels.setString(1, runId);
-            try (ResultSet rs = selLabels.executeQuery()) {
-                while (rs.next()) {
-                    run.labels.put(rs.getString(1), rs.getString(2));
-                }
-            }
-            return run;
-        }
-        selTombstone.setString(1, runId);
-        try (ResultSet rs = selTombstone.executeQuery()) {
-            if (rs.next()) {
-                run.phase = Phase.DELETED;
-                run.deletedIndex = rs.getLong(1);
-            } else {
-                run.phase = Phase.ABSENT;
-            }
-        }
-        return run;
-    }
-
-    private Map<String, Integer> loadCommandIndex(RunRow run) throws SQLException {
-        Map<String, Integer> index = new HashMap<>(Math.max(16, run.commandCount * 2));
-        if (run.commandCount > 0) {
-            selCommandIds.setLong(1, firstCommandRowid(run.rowid));
-            selCommandIds.setLong(2, lastCommandRowid(run.rowid));
-            try (ResultSet rs = selCommandIds.executeQuery()) {
-                while (rs.next()) {
-                    index.put(rs.getString(1), rs.getInt(2));
-                }
-            }
-        }
-        return index;
-    }
-
     @Override
     public void close() throws SQLException {
         for (PreparedStatement ps : new PreparedStatement[] {insRun, updRun, updRunSummary, insCmd, updCmd, upsLabel,
-                delLabel, delRunLabels, delRunCommands, delRun, insTombstone, delTombstone, insQuarantine, selRun,
-                selLabels, selTombstone, selCommandIds, putCheckpoint}) {
+                delLabel, delRunLabels, delRunCommands, delRun, insTombstone, delTombstone, insQuarantine, putCheckpoint}) {
             ps.close();
         }
-    }
-
-    /** A run as the projector knows it: committed columns plus what this batch changed. */
-    private static final class RunRow {
-        final String id;
-        long rowid;
-        Phase phase = Phase.ABSENT;
-        long createdIndex = Journal.NONE;
-        long completedIndex = Journal.NONE;
-        long deletedIndex = Journal.NONE;
-        String createdAt;
-        long createdMs;
-        String protocolId;
-        String status;
-        String completedAt;
-        final TreeMap<String, String> labels = new TreeMap<>();
-        int commandCount;
-        boolean damaged;
-        Map<String, Integer> commandIndex;
-        boolean inDb;
-        boolean dirty;
-        byte[] pendingSummary;
-        LinkedHashMap<Integer, PendingCommand> pendingCommands;
-
-        RunRow(String id) {
-            this.id = id;
-        }
-
-        long phaseIndex() {
-            return switch (phase) {
-                case LIVE -> createdIndex;
-                case COMPLETED -> completedIndex;
-                case DELETED -> deletedIndex;
-                case ABSENT -> Journal.NONE;
-            };
-        }
-
-        LinkedHashMap<Integer, PendingCommand> pendingCommands() {
-            if (pendingCommands == null) {
-                pendingCommands = new LinkedHashMap<>();
-            }
-            return pendingCommands;
-        }
-    }
-
-    private static final class PendingCommand {
-        final int position;
-        final String commandId;
-        final boolean insert;
-        String commandType;
-        String status;
-        dev.runledger.ledger.RawJson json;
-
-        PendingCommand(int position, String commandId, boolean insert) {
-            this.position = position;
-            this.commandId = commandId;
-            this.insert = insert;
-        }
+        cache.close();
     }
 }

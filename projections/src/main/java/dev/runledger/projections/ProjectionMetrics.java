@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** The projection's meters (names of DESIGN.md), tagged with the projection's name. */
+/** The projection's meters (names listed in the README, section Metrics), tagged with the projection's name. */
 final class ProjectionMetrics implements AutoCloseable {
     final Counter applied;
     final Counter quarantined;

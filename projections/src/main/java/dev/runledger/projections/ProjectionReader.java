@@ -2,7 +2,6 @@ package dev.runledger.projections;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
 import java.sql.SQLException;
 
 /**
@@ -12,20 +11,14 @@ import java.sql.SQLException;
 public interface ProjectionReader extends RunQueries, AutoCloseable {
 
     static ProjectionReader open(Path database) {
-        Path file = database.toAbsolutePath().normalize();
-        if (!Files.isRegularFile(file)) {
+        ProjectionFile file = new ProjectionFile(database);
+        if (!Files.isRegularFile(file.path())) {
             throw new IllegalArgumentException("no projection at " + file);
         }
-        try (Connection c = Sqlite.openReader(file)) {
-            if (!Sqlite.hasTable(c, "projection_meta")) {
-                throw new IllegalArgumentException(file + " is not a Run Ledger projection (no projection_meta table)");
-            }
-            String version = Sqlite.meta(c, "schema_version");
-            String journalId = Sqlite.meta(c, "journal_id");
-            String checkpoint = Sqlite.meta(c, "checkpoint_index");
-            Meta meta = new Meta(version == null ? -1 : Integer.parseInt(version), journalId,
-                    checkpoint == null ? -1 : Long.parseLong(checkpoint));
-            return new FileProjectionReader(new ReadPool(file.getFileName().toString(), file, 2), meta);
+        try {
+            ProjectionFile.Meta meta = file.readMeta();
+            return new FileProjectionReader(new ReadPool(file.name(), file.path(), 2),
+                    new Meta(meta.schemaVersion(), meta.journalId(), meta.checkpoint()));
         } catch (SQLException e) {
             throw new IllegalArgumentException("cannot read projection " + file + ": " + e.getMessage(), e);
         }

@@ -1,10 +1,9 @@
 package dev.runledger.projections;
 
+import dev.runledger.ledger.ExclusiveFileLock;
 import dev.runledger.ledger.Journal;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -57,28 +56,26 @@ public final class Rebuild {
 
     /** Rebuilds {@code database} from {@code journal}; fails if a live projector holds the file. */
     public static Result rebuild(Journal journal, Path database, Options options) {
-        Path target = database.toAbsolutePath().normalize();
+        ProjectionFile file = new ProjectionFile(database);
         long start = System.nanoTime();
-        try (FileChannel lock = SqliteProjection.lockFile(target)) {
-            Path partial = SqliteProjection.rebuildFile(target);
-            Replay.deleteWithCompanions(partial);
-            Files.deleteIfExists(target.resolveSibling(target.getFileName() + ".bak"));
-            Replay.Outcome o = Replay.build(target.getFileName().toString(), journal, partial, options.schemaVersion(), options.strict(), options.threads(),
-                    Replay.TO_HEAD, options.progress()::onProgress, () -> Thread.currentThread().isInterrupted());
-            SqliteProjection.replaceFile(partial, target);
+        try (ExclusiveFileLock lock = file.lock()) {
+            file.removeLeftovers();
+            Replay.Outcome o = Replay.build(new Replay.Options(file.name(), journal, file.rebuildPath(),
+                    options.schemaVersion(), options.strict(), options.threads(), Replay.TO_HEAD,
+                    () -> Thread.currentThread().isInterrupted()), options.progress());
+            file.replaceWith(file.rebuildPath());
             return new Result(o.events(), o.runs(), o.commands(), o.quarantined(), o.lastIndex(),
                     Duration.ofNanos(System.nanoTime() - start));
         } catch (SQLException | IOException e) {
-            throw new IllegalStateException("rebuild of " + target + " failed: " + e.getMessage(), e);
+            throw new IllegalStateException("rebuild of " + file + " failed: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("rebuild of " + target + " interrupted", e);
+            throw new IllegalStateException("rebuild of " + file + " interrupted", e);
         }
     }
 
     /** Replays the journal up to {@code database}'s checkpoint into a temporary file and compares every table. */
     public static Verification verify(Journal journal, Path database, ProgressListener progress) {
-        return Verifier.verify(journal, database.toAbsolutePath().normalize(),
-                progress == null ? (done, total) -> { } : progress);
+        return Verifier.verify(journal, new ProjectionFile(database), progress == null ? (done, total) -> { } : progress);
     }
 }

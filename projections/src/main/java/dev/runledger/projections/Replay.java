@@ -4,11 +4,7 @@ import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.JournalEntry;
 import dev.runledger.ledger.JournalReader;
 
-import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -22,8 +18,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Replays a journal into a brand-new projection file with bulk-load settings: no rollback journal, no
- * syncs, query-only indexes built once after the load, one fsync at the end. Safe because nobody opens
- * the file until it is complete and renamed into place.
+ * syncs, query-only indexes built once after the load. Safe because nobody opens the file until it is
+ * complete; {@link ProjectionFile#replaceWith} syncs it before renaming it into place.
  */
 final class Replay {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Replay.class);
@@ -34,102 +30,71 @@ final class Replay {
     record Outcome(long events, long runs, long commands, long quarantined, long lastIndex) {
     }
 
-    @FunctionalInterface
-    interface Progress {
-        void update(long done, long total);
+    /**
+     * What to replay where: the journal from its start up to {@code untilIndex} inclusive ({@link #TO_HEAD}
+     * replays everything there is, {@link Journal#NONE} nothing) into {@code file}, which must not exist.
+     *
+     * @param name    the projection's name, for quarantine messages
+     * @param threads 1 decodes on the writing thread; 2 or more decode on a second thread (more adds nothing)
+     */
+    record Options(String name, Journal journal, Path file, int schemaVersion, boolean strict, int threads,
+                   long untilIndex, BooleanSupplier cancelled) {
     }
 
     private Replay() {
     }
 
-    /**
-     * Builds {@code file} (which must not exist) from the journal's start up to {@code untilIndex}
-     * inclusive: {@link #TO_HEAD} replays everything there is, {@link Journal#NONE} nothing.
-     */
-    static Outcome build(String name, Journal journal, Path file, int schemaVersion, boolean strict, int threads, long untilIndex,
-                         Progress progress, BooleanSupplier cancelled) throws SQLException, IOException, InterruptedException {
-        long head = untilIndex == TO_HEAD ? journal.headIndex() : untilIndex;
+    static Outcome build(Options o, Rebuild.ProgressListener progress) throws SQLException, InterruptedException {
+        Journal journal = o.journal();
+        long head = o.untilIndex() == TO_HEAD ? journal.headIndex() : o.untilIndex();
         long total = journal.countBetween(Journal.NONE, head);
         long events = 0;
         long last = Journal.NONE;
-        ApplyEngine engine;
         long t0 = System.nanoTime();
-        try (Connection c = Sqlite.openBulkLoader(file)) {
-            Schema.create(c, schemaVersion, false);
-            Sqlite.putMeta(c, "schema_version", Integer.toString(schemaVersion));
-            Sqlite.putMeta(c, "journal_id", journal.id());
-            Sqlite.putMeta(c, "checkpoint_index", Long.toString(Journal.NONE));
-            engine = new ApplyEngine(c, name, strict, 50_000);
-            try (EntrySource source = threads > 1 ? new PipelinedSource(journal) : new DirectSource(journal)) {
+        try (Connection c = Sqlite.openBulkLoader(o.file())) {
+            Schema.create(c, o.schemaVersion(), false);
+            ProjectionFile.writeInitialMeta(c, o.schemaVersion(), journal.id());
+            try (ApplyEngine engine = new ApplyEngine(c, o.name(), o.strict(), 50_000);
+                 EntrySource source = o.threads() > 1 ? new PipelinedSource(journal) : new DirectSource(journal)) {
                 int inBatch = 0;
-                progress.update(0, total);
+                progress.onProgress(0, total);
                 while (true) {
-                    if (cancelled.getAsBoolean()) {
-                        throw new InterruptedException("rebuild of " + file + " cancelled");
+                    if (o.cancelled().getAsBoolean()) {
+                        throw new InterruptedException("rebuild of " + o.file() + " cancelled");
                     }
                     JournalEntry entry = source.next();
-                    if (entry == null || entry.index() > untilIndex) {
+                    if (entry == null || entry.index() > o.untilIndex()) {
                         break;
                     }
                     engine.apply(entry);
                     last = entry.index();
                     events++;
                     if (++inBatch == BATCH) {
-                        engine.flush(last);
-                        c.commit();
-                        engine.afterCommit();
+                        engine.commit(last);
                         inBatch = 0;
-                        progress.update(events, Math.max(total, events));
+                        progress.onProgress(events, Math.max(total, events));
                     }
                 }
-                engine.flush(last);
+                engine.commit(last);
+                long loaded = System.nanoTime();
+                Schema.createSecondaryIndexes(c, o.schemaVersion());
                 c.commit();
+                LOG.debug("replay into {}: load {} ms, secondary indexes {} ms", o.file().getFileName(),
+                        (loaded - t0) / 1_000_000, (System.nanoTime() - loaded) / 1_000_000);
+                long runs = count(c, "runs");
+                long commands = count(c, "run_commands");
+                c.commit();
+                progress.onProgress(events, events);
+                return new Outcome(events, runs, commands, engine.quarantined(), last);
             }
-            long loaded = System.nanoTime();
-            Schema.createSecondaryIndexes(c, schemaVersion);
-            c.commit();
-            LOG.debug("replay into {}: load {} ms, secondary indexes {} ms", file.getFileName(),
-                    (loaded - t0) / 1_000_000, (System.nanoTime() - loaded) / 1_000_000);
-            long runs;
-            long commands;
-            try (Statement s = c.createStatement()) {
-                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM runs")) {
-                    rs.next();
-                    runs = rs.getLong(1);
-                }
-                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM run_commands")) {
-                    rs.next();
-                    commands = rs.getLong(1);
-                }
-            }
-            engine.close();
-            progress.update(events, events);
-            c.commit();
-            fsync(file);
-            return new Outcome(events, runs, commands, engine.quarantined(), last);
         }
     }
 
-    static void fsync(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-            ch.force(true);
+    private static long count(Connection c, String table) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT count(*) FROM " + table)) {
+            rs.next();
+            return rs.getLong(1);
         }
-    }
-
-    static void fsyncDirectory(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException ignored) {
-            // not every platform can open a directory; the rename itself is still atomic
-        }
-    }
-
-    /** Removes a projection file and its WAL companions. */
-    static void deleteWithCompanions(Path file) throws IOException {
-        Files.deleteIfExists(file);
-        Files.deleteIfExists(file.resolveSibling(file.getFileName() + "-wal"));
-        Files.deleteIfExists(file.resolveSibling(file.getFileName() + "-shm"));
-        Files.deleteIfExists(file.resolveSibling(file.getFileName() + "-journal"));
     }
 
     private interface EntrySource extends AutoCloseable {

@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The projection's tables (names and columns are a contract, DESIGN.md). The projector addresses rows
+ * The projection's tables (names and columns are a contract with users of the file, listed in the README). The projector addresses rows
  * by rowid only, so every index on {@code run_commands} is a secondary index: a rebuild creates them
  * once after the load, which is much cheaper than maintaining them row by row (measured: the
  * {@code (run_id, index_in_run)} index alone cost 0.37 s of a 1.3 s load of 200k rows).

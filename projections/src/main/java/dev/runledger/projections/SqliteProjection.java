@@ -1,38 +1,30 @@
 package dev.runledger.projections;
 
+import dev.runledger.ledger.ExclusiveFileLock;
 import dev.runledger.ledger.Journal;
-import dev.runledger.ledger.JournalEntry;
-import dev.runledger.ledger.JournalReader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 /**
- * The live projection: one writer connection owned by the projector thread, a pool of readers, and a
- * rebuild thread when the file must first be built (missing, or of another schema version).
+ * The live projection's lifecycle: takes the file's lock, decides at open whether the file can be
+ * projected into or must first be rebuilt (missing, or of another schema version) while the old one
+ * serves, runs the {@link Projector} on a named thread, publishes what it has applied to waiting readers,
+ * and stops it gracefully. The loop itself is the projector's; files and metadata are {@link ProjectionFile}'s.
  */
 final class SqliteProjection implements Projection {
     private static final Logger LOG = LoggerFactory.getLogger(SqliteProjection.class);
 
     private final ProjectionConfig config;
     private final Journal journal;
-    private final Path file;
+    private final ProjectionFile file;
     private final String name;
-    private final FileChannel lockChannel;
+    private final ExclusiveFileLock lock;
     private final ProjectionMetrics metrics;
     private final Object appliedMonitor = new Object();
     private volatile ReadPool readPool;
@@ -43,23 +35,23 @@ final class SqliteProjection implements Projection {
     private volatile String lastError;
     private volatile boolean running = true;
     private volatile int schemaVersion;
-    private Thread worker;
-    private volatile long quarantinedTotal;
-    private long reportedHandled;
+    /** Guards starting a worker against close(): once closing, no new projector thread starts. */
+    private final Object lifecycle = new Object();
+    private volatile Projector projector;
+    private volatile Thread worker;
 
-    private SqliteProjection(ProjectionConfig config, FileChannel lockChannel) {
+    private SqliteProjection(ProjectionConfig config, ProjectionFile file, ExclusiveFileLock lock) {
         this.config = config;
         this.journal = config.journal();
-        this.file = config.database();
+        this.file = file;
         this.name = config.name();
-        this.lockChannel = lockChannel;
+        this.lock = lock;
         this.metrics = new ProjectionMetrics(config.meterRegistry(), name);
     }
 
     static SqliteProjection open(ProjectionConfig config) {
-        Path file = config.database();
-        FileChannel lock = lockFile(file);
-        SqliteProjection p = new SqliteProjection(config, lock);
+        ProjectionFile file = new ProjectionFile(config.database());
+        SqliteProjection p = new SqliteProjection(config, file, file.lock());
         try {
             p.start();
             return p;
@@ -69,60 +61,43 @@ final class SqliteProjection implements Projection {
         }
     }
 
-    /** One projector per file: a second process writing the same file would corrupt its checkpoint. */
-    static FileChannel lockFile(Path file) {
-        Path lockPath = file.resolveSibling(file.getFileName() + ".lock");
-        try {
-            Files.createDirectories(file.toAbsolutePath().getParent());
-            FileChannel ch = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock;
-            try {
-                lock = ch.tryLock();
-            } catch (OverlappingFileLockException e) {
-                lock = null;
-            }
-            if (lock == null) {
-                ch.close();
-                throw new IllegalStateException("projection " + file + " is in use by another projector (" + lockPath
-                        + " is locked)");
-            }
-            return ch;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot lock projection " + file, e);
-        }
-    }
-
     private void start() {
-        Path partial = rebuildFile(file);
         try {
-            if (Files.exists(partial)) {
-                LOG.warn("projection {} - removing {} left by an interrupted rebuild", name, partial.getFileName());
-                Replay.deleteWithCompanions(partial);
+            if (file.removeLeftovers()) {
+                LOG.warn("projection {} - removed what an interrupted rebuild left beside it", name);
             }
-            FileState existing = inspect(file);
-            if (existing.journalId != null && !existing.journalId.equals(journal.id())) {
-                throw new IllegalStateException("projection " + file + " was built from journal " + existing.journalId
+            ProjectionFile.Meta meta = null;
+            if (file.exists()) {
+                try {
+                    meta = file.readMeta();
+                } catch (SQLException e) {
+                    LOG.warn("projection {} - unreadable ({}); it will be rebuilt", file, e.getMessage());
+                }
+            }
+            if (meta != null && meta.journalId() != null && !meta.journalId().equals(journal.id())) {
+                throw new IllegalStateException("projection " + file + " was built from journal " + meta.journalId()
                         + ", not from " + journal + "; rebuild it with: runledger rebuild");
             }
-            if (existing.version == config.schemaVersion()) {
-                startProjecting(existing.checkpoint);
+            if (meta != null && meta.schemaVersion() == config.schemaVersion()) {
+                startProjecting(meta.checkpoint());
                 return;
             }
-            if (!existing.exists && journal.headIndex() == Journal.NONE) {
+            if (!file.exists() && journal.headIndex() == Journal.NONE) {
                 createEmpty();
                 startProjecting(Journal.NONE);
                 return;
             }
             // Another schema version, an unreadable file, or a first build over a non-empty journal.
-            if (existing.readable) {
-                readPool = new ReadPool(name, file, config.readers());
-                appliedIndex = existing.checkpoint;
+            boolean serving = meta != null && meta.knownSchema();
+            if (serving) {
+                readPool = new ReadPool(name, file.path(), config.readers());
+                appliedIndex = meta.checkpoint();
             }
-            schemaVersion = existing.version;
+            schemaVersion = meta == null ? -1 : meta.schemaVersion();
             state = ProjectionStatus.State.REBUILDING;
             LOG.info("projection {} - {}; rebuilding at schema version {} beside it{}", name,
-                    existing.exists ? "file has schema version " + existing.version : "file does not exist",
-                    config.schemaVersion(), existing.readable ? " while the old file keeps serving" : "");
+                    file.exists() ? "file has schema version " + schemaVersion : "file does not exist",
+                    config.schemaVersion(), serving ? " while the old file keeps serving" : "");
             worker = new Thread(this::rebuildThenProject, "runledger-rebuild-" + name);
             worker.setUncaughtExceptionHandler(this::uncaught);
             worker.start();
@@ -131,55 +106,47 @@ final class SqliteProjection implements Projection {
         }
     }
 
-    static Path rebuildFile(Path file) {
-        return file.resolveSibling(file.getFileName() + ".rebuild");
-    }
-
-    private record FileState(boolean exists, boolean readable, int version, String journalId, long checkpoint) {
-    }
-
-    private static FileState inspect(Path file) {
-        if (!Files.exists(file)) {
-            return new FileState(false, false, -1, null, Journal.NONE);
-        }
-        try (Connection c = Sqlite.openReader(file)) {
-            if (!Sqlite.hasTable(c, "projection_meta")) {
-                return new FileState(true, false, -1, null, Journal.NONE);
-            }
-            String version = Sqlite.meta(c, "schema_version");
-            String journalId = Sqlite.meta(c, "journal_id");
-            String checkpoint = Sqlite.meta(c, "checkpoint_index");
-            int v = version == null ? -1 : Integer.parseInt(version);
-            return new FileState(true, Schema.isKnown(v), v, journalId,
-                    checkpoint == null ? Journal.NONE : Long.parseLong(checkpoint));
-        } catch (SQLException | NumberFormatException e) {
-            LOG.warn("projection {} - unreadable ({}); it will be rebuilt", file, e.getMessage());
-            return new FileState(true, false, -1, null, Journal.NONE);
-        }
-    }
-
     private void createEmpty() throws SQLException {
-        try (Connection c = Sqlite.openWriter(file)) {
+        try (Connection c = Sqlite.openWriter(file.path())) {
             Schema.create(c, config.schemaVersion(), true);
-            Sqlite.putMeta(c, "schema_version", Integer.toString(config.schemaVersion()));
-            Sqlite.putMeta(c, "journal_id", journal.id());
-            Sqlite.putMeta(c, "checkpoint_index", Long.toString(Journal.NONE));
+            ProjectionFile.writeInitialMeta(c, config.schemaVersion(), journal.id());
             c.commit();
         }
     }
 
     private void startProjecting(long checkpoint) throws SQLException {
+        synchronized (lifecycle) {
+            if (running) {
+                startProjectorThread(checkpoint);
+            }
+        }
+    }
+
+    private void startProjectorThread(long checkpoint) throws SQLException {
         if (readPool == null) {
-            readPool = new ReadPool(name, file, config.readers());
+            readPool = new ReadPool(name, file.path(), config.readers());
         }
         schemaVersion = config.schemaVersion();
-        Connection writer = Sqlite.openWriter(file);
-        ApplyEngine engine = new ApplyEngine(writer, name, config.strict(), config.maxCachedRuns());
+        Projector p = new Projector(config, Sqlite.openWriter(file.path()), metrics, checkpoint, new Projector.Listener() {
+            @Override
+            public void committed(long lastIndex) {
+                publish(lastIndex);
+            }
+
+            @Override
+            public void failed(String error, boolean fatal) {
+                lastError = error;
+                if (fatal) {
+                    state = ProjectionStatus.State.FAILED;
+                }
+            }
+        });
+        projector = p;
         publish(checkpoint);
         state = ProjectionStatus.State.RUNNING;
         LOG.info("projection {} - projecting {} from checkpoint {} (schema version {}, head {})", name, journal,
                 checkpoint, schemaVersion, journal.headIndex());
-        worker = new Thread(() -> project(writer, engine), "runledger-projector-" + name);
+        worker = new Thread(p, "runledger-projector-" + name);
         worker.setUncaughtExceptionHandler(this::uncaught);
         worker.start();
     }
@@ -190,98 +157,6 @@ final class SqliteProjection implements Projection {
         config.failureHandler().onFailure(t.getName(), "worker thread died", e);
     }
 
-    private void project(Connection writer, ApplyEngine engine) {
-        JournalReader reader = journal.readAfter(appliedIndex);
-        long lastLagCheck = 0;
-        long backoffMillis = 100;
-        try {
-            while (running) {
-                long batchLast = Journal.NONE;
-                try {
-                    JournalEntry entry = reader.next(config.pollInterval());
-                    if (entry != null) {
-                        int n = 0;
-                        long appendedAt = 0;
-                        try {
-                            do {
-                                engine.apply(entry);
-                                batchLast = entry.index();
-                                if (entry instanceof JournalEntry.Event ev) {
-                                    appendedAt = ev.appendedAtMicros();
-                                }
-                                n++;
-                            } while (n < config.maxBatchEvents() && (entry = reader.next()) != null);
-                        } catch (PoisonEventException poison) {
-                            commitBatch(writer, engine, batchLast, n);
-                            throw poison;
-                        }
-                        commitBatch(writer, engine, batchLast, n);
-                        metrics.lagSeconds = appendedAt == 0 ? 0
-                                : Math.max(0, (System.currentTimeMillis() * 1000 - appendedAt) / 1e6);
-                        backoffMillis = 100;
-                    }
-                    long now = System.nanoTime();
-                    if (entry == null || now - lastLagCheck > 100_000_000L) {
-                        lastLagCheck = now;
-                        long lag = journal.countBetween(appliedIndex, journal.headIndex());
-                        metrics.lagEvents.set(lag);
-                        if (lag == 0) {
-                            metrics.lagSeconds = 0;
-                        }
-                    }
-                } catch (PoisonEventException poison) {
-                    state = ProjectionStatus.State.FAILED;
-                    lastError = poison.getMessage();
-                    config.failureHandler().onFailure(Thread.currentThread().getName(),
-                            "stopped at a poison event (strict mode); checkpoint " + appliedIndex, poison);
-                    return;
-                } catch (Exception e) {
-                    rollbackQuietly(writer, engine);
-                    lastError = e.toString();
-                    config.failureHandler().onFailure(Thread.currentThread().getName(),
-                            "cannot apply batch after checkpoint " + appliedIndex + "; retrying in " + backoffMillis + " ms", e);
-                    reader.close();
-                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
-                    backoffMillis = Math.min(backoffMillis * 2, 5_000);
-                    reader = journal.readAfter(appliedIndex);
-                }
-            }
-        } finally {
-            reader.close();
-            try {
-                engine.close();
-                writer.close();
-            } catch (SQLException e) {
-                config.failureHandler().onFailure(Thread.currentThread().getName(), "cannot close the writer", e);
-            }
-        }
-    }
-
-    private void commitBatch(Connection writer, ApplyEngine engine, long last, int n) throws SQLException {
-        if (n == 0 || last == Journal.NONE) {
-            return;
-        }
-        engine.flush(last);
-        writer.commit();
-        engine.afterCommit();
-        metrics.batchSize.record(n);
-        long handled = engine.applied() + engine.quarantined();
-        metrics.applied.increment(handled - reportedHandled);
-        metrics.quarantined.increment(engine.quarantined() - quarantinedTotal);
-        reportedHandled = handled;
-        quarantinedTotal = engine.quarantined();
-        publish(last); // last: whoever waits for this index then also sees the counters that include it
-    }
-
-    private static void rollbackQuietly(Connection writer, ApplyEngine engine) {
-        try {
-            writer.rollback();
-        } catch (SQLException ignored) {
-            // the connection is broken; the retry reopens nothing but will fail loudly again
-        }
-        engine.afterRollback();
-    }
-
     private void publish(long index) {
         synchronized (appliedMonitor) {
             appliedIndex = index;
@@ -290,19 +165,16 @@ final class SqliteProjection implements Projection {
     }
 
     private void rebuildThenProject() {
-        Path partial = rebuildFile(file);
         long started = System.nanoTime();
         try {
-            Replay.deleteWithCompanions(partial);
-            Replay.Outcome outcome = Replay.build(name, journal, partial, config.schemaVersion(), config.strict(), 2,
-                    Replay.TO_HEAD, (done, total) -> {
-                        metrics.rebuildProgress = total == 0 ? 1 : (double) done / total;
-                    }, () -> !running);
+            Replay.Outcome outcome = Replay.build(new Replay.Options(name, journal, file.rebuildPath(),
+                    config.schemaVersion(), config.strict(), 2, Replay.TO_HEAD, () -> !running),
+                    (done, total) -> metrics.rebuildProgress = total == 0 ? 1 : (double) done / total);
             metrics.rebuildEvents.increment(outcome.events());
             LOG.info("projection {} - rebuilt {} events ({} runs, {} commands, {} quarantined) in {} ms; switching",
                     name, outcome.events(), outcome.runs(), outcome.commands(), outcome.quarantined(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
-            swapIn(partial);
+            swapIn();
             metrics.rebuildProgress = -1;
             startProjecting(outcome.lastIndex());
         } catch (InterruptedException e) {
@@ -315,31 +187,13 @@ final class SqliteProjection implements Projection {
     }
 
     /** Renames the finished file over the serving one, with no reader open on the old file. */
-    private void swapIn(Path built) throws Exception {
-        ReadPool pool = readPool != null ? readPool : new ReadPool(name, file, config.readers());
-        pool.swap(file, ignored -> {
-            replaceFile(built, file);
+    private void swapIn() throws Exception {
+        ReadPool pool = readPool != null ? readPool : new ReadPool(name, file.path(), config.readers());
+        pool.swap(file.path(), ignored -> {
+            file.replaceWith(file.rebuildPath());
             return null;
         });
         readPool = pool;
-    }
-
-    /**
-     * Atomically puts {@code built} in place of {@code target}, keeping the old file as {@code .bak}
-     * until the rename has happened. A stale WAL beside the target would be replayed into the new file,
-     * so it goes first; losing it only rolls the old file back to its last checkpointed transaction.
-     */
-    static void replaceFile(Path built, Path target) throws IOException {
-        Path backup = target.resolveSibling(target.getFileName() + ".bak");
-        Files.deleteIfExists(backup);
-        if (Files.exists(target)) {
-            Files.createLink(backup, target);
-        }
-        Files.deleteIfExists(target.resolveSibling(target.getFileName() + "-wal"));
-        Files.deleteIfExists(target.resolveSibling(target.getFileName() + "-shm"));
-        Files.move(built, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        Replay.fsyncDirectory(target.toAbsolutePath().getParent());
-        Files.deleteIfExists(backup);
     }
 
     @Override
@@ -370,8 +224,9 @@ final class SqliteProjection implements Projection {
     @Override
     public ProjectionStatus status() {
         long head = journal.headIndex();
+        Projector p = projector;
         return new ProjectionStatus(name, journal.id(), head, appliedIndex, metrics.lagEvents.get(), schemaVersion, state,
-                quarantinedTotal, metrics.rebuildProgress, lastError);
+                p == null ? 0 : p.quarantined(), metrics.rebuildProgress, lastError);
     }
 
     @Override
@@ -384,7 +239,14 @@ final class SqliteProjection implements Projection {
                 Thread.currentThread().interrupt();
             }
         }
-        running = false;
+        synchronized (lifecycle) {
+            running = false;
+            Projector p = projector;
+            if (p != null) {
+                p.stop();
+            }
+        }
+        // No worker starts from here on; the one there is (a rebuild finishing, or the projector) ends soon.
         Thread w = worker;
         if (w != null) {
             try {
@@ -404,11 +266,7 @@ final class SqliteProjection implements Projection {
         }
         metrics.close();
         state = ProjectionStatus.State.CLOSED;
-        try {
-            lockChannel.close();
-        } catch (IOException e) {
-            LOG.warn("projection {} - cannot release its lock file", name, e);
-        }
+        lock.close();
     }
 
     private ReadPool pool() {

@@ -3,7 +3,6 @@ package dev.runledger.projections;
 import dev.runledger.ledger.Journal;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -33,34 +32,27 @@ final class Verifier {
     private Verifier() {
     }
 
-    static Verification verify(Journal journal, Path database, Rebuild.ProgressListener progress) {
+    static Verification verify(Journal journal, ProjectionFile file, Rebuild.ProgressListener progress) {
         Path dir = null;
         try {
-            if (!Files.exists(database)) {
-                throw new IllegalArgumentException("no projection at " + database);
+            if (!file.exists()) {
+                throw new IllegalArgumentException("no projection at " + file);
             }
-            long checkpoint;
-            int version;
-            try (Connection c = Sqlite.openReader(database)) {
-                String cp = Sqlite.meta(c, "checkpoint_index");
-                String v = Sqlite.meta(c, "schema_version");
-                String journalId = Sqlite.meta(c, "journal_id");
-                if (!journal.id().equals(journalId)) {
-                    return new Verification(false, Journal.NONE, 0, 0, List.of("projection_meta: journal_id is "
-                            + journalId + " but the journal's id is " + journal.id()));
-                }
-                checkpoint = cp == null ? Journal.NONE : Long.parseLong(cp);
-                version = v == null ? -1 : Integer.parseInt(v);
+            ProjectionFile.Meta meta = file.readMeta();
+            if (!journal.id().equals(meta.journalId())) {
+                return new Verification(false, Journal.NONE, 0, 0, List.of("projection_meta: journal_id is "
+                        + meta.journalId() + " but the journal's id is " + journal.id()));
             }
-            if (!Schema.isKnown(version)) {
-                return new Verification(false, checkpoint, 0, 0, List.of("projection_meta: unknown schema_version " + version));
+            if (!meta.knownSchema()) {
+                return new Verification(false, meta.checkpoint(), 0, 0, List.of("projection_meta: unknown schema_version "
+                        + meta.schemaVersion()));
             }
-            dir = Files.createTempDirectory(database.toAbsolutePath().getParent(), ".verify-");
+            dir = file.createScratchDirectory();
             Path fresh = dir.resolve("replay.sqlite");
-            Replay.Outcome o = Replay.build(database.getFileName().toString(), journal, fresh, version, false, 2, checkpoint, progress::onProgress,
-                    () -> Thread.currentThread().isInterrupted());
+            Replay.Outcome o = Replay.build(new Replay.Options(file.name(), journal, fresh, meta.schemaVersion(), false, 2,
+                    meta.checkpoint(), () -> Thread.currentThread().isInterrupted()), progress);
             List<String> differences = new ArrayList<>();
-            try (Connection c = Sqlite.openReader(database)) {
+            try (Connection c = Sqlite.openReader(file.path())) {
                 c.setAutoCommit(true);
                 try (PreparedStatement attach = c.prepareStatement("ATTACH DATABASE ? AS fresh")) {
                     attach.setString(1, fresh.toString());
@@ -75,19 +67,18 @@ final class Verifier {
                 }
                 c.rollback();
             }
-            return new Verification(differences.isEmpty(), checkpoint, o.runs(), o.commands(), List.copyOf(differences));
+            return new Verification(differences.isEmpty(), meta.checkpoint(), o.runs(), o.commands(), List.copyOf(differences));
         } catch (SQLException | IOException e) {
-            throw new IllegalStateException("verify of " + database + " failed: " + e.getMessage(), e);
+            throw new IllegalStateException("verify of " + file + " failed: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("verify of " + database + " interrupted", e);
+            throw new IllegalStateException("verify of " + file + " interrupted", e);
         } finally {
             if (dir != null) {
                 try {
-                    Replay.deleteWithCompanions(dir.resolve("replay.sqlite"));
-                    Files.deleteIfExists(dir);
+                    ProjectionFile.deleteScratch(dir);
                 } catch (IOException ignored) {
-                    // a temp directory left behind is harmless
+                    // a scratch directory left behind is harmless
                 }
             }
         }

@@ -1,0 +1,155 @@
+package dev.runledger.projections;
+
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.JournalEntry;
+import dev.runledger.ledger.JournalReader;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Tails the journal into the projection: reads entries after the checkpoint, applies up to
+ * {@code maxBatchEvents} of them, commits them with their checkpoint in one transaction, and repeats.
+ * A failed batch rolls back whole (rows and checkpoint together), goes to the failure handler, and is
+ * retried from the last checkpoint with backoff; a poison event in strict mode commits the good prefix
+ * and stops. The counterpart of the Disruptor's {@code BatchEventProcessor}: run it on its own thread.
+ */
+final class Projector implements Runnable {
+    private static final long MAX_BACKOFF_MILLIS = 5_000;
+
+    /** What the owner of the projection learns from its projector. */
+    interface Listener {
+        /** Every entry up to {@code lastIndex} is committed and visible to readers. */
+        void committed(long lastIndex);
+
+        /** A batch failed: {@code fatal} when the projector stops, otherwise it retries. */
+        void failed(String error, boolean fatal);
+    }
+
+    private final ProjectionConfig config;
+    private final Journal journal;
+    private final Connection writer;
+    private final ApplyEngine engine;
+    private final ProjectionMetrics metrics;
+    private final Listener listener;
+    private volatile boolean running = true;
+    private long applied;
+    private long reportedHandled;
+    private long reportedQuarantined;
+
+    /** Takes ownership of {@code writer}: closed when {@link #run()} ends. */
+    Projector(ProjectionConfig config, Connection writer, ProjectionMetrics metrics, long checkpoint, Listener listener)
+            throws SQLException {
+        this.config = config;
+        this.journal = config.journal();
+        this.writer = writer;
+        this.engine = new ApplyEngine(writer, config.name(), config.strict(), config.maxCachedRuns());
+        this.metrics = metrics;
+        this.applied = checkpoint;
+        this.listener = listener;
+    }
+
+    /** Asks the loop to stop after its current batch; {@link #run()} then commits nothing more and returns. */
+    void stop() {
+        running = false;
+    }
+
+    /** Quarantined events committed so far by this projector. */
+    long quarantined() {
+        return reportedQuarantined;
+    }
+
+    @Override
+    public void run() {
+        String worker = Thread.currentThread().getName();
+        JournalReader reader = journal.readAfter(applied);
+        long lastLagCheck = 0;
+        long backoffMillis = 100;
+        try {
+            while (running) {
+                try {
+                    JournalEntry entry = reader.next(config.pollInterval());
+                    if (entry != null) {
+                        batch(reader, entry);
+                        backoffMillis = 100;
+                    }
+                    long now = System.nanoTime();
+                    if (entry == null || now - lastLagCheck > 100_000_000L) {
+                        lastLagCheck = now;
+                        refreshLag();
+                    }
+                } catch (PoisonEventException poison) {
+                    listener.failed(poison.getMessage(), true);
+                    config.failureHandler().onFailure(worker, "stopped at a poison event (strict mode); checkpoint "
+                            + applied, poison);
+                    return;
+                } catch (Exception e) {
+                    engine.rollback();
+                    listener.failed(e.toString(), false);
+                    config.failureHandler().onFailure(worker, "cannot apply batch after checkpoint " + applied
+                            + "; retrying in " + backoffMillis + " ms", e);
+                    reader.close();
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
+                    backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF_MILLIS);
+                    reader = journal.readAfter(applied);
+                }
+            }
+        } finally {
+            reader.close();
+            try {
+                engine.close();
+                writer.close();
+            } catch (SQLException e) {
+                config.failureHandler().onFailure(worker, "cannot close the writer", e);
+            }
+        }
+    }
+
+    /** Applies {@code first} and what follows it without waiting, up to the batch size, then commits. */
+    private void batch(JournalReader reader, JournalEntry first) throws SQLException {
+        JournalEntry entry = first;
+        long last = Journal.NONE;
+        long appendedAt = 0;
+        int n = 0;
+        try {
+            do {
+                engine.apply(entry);
+                last = entry.index();
+                if (entry instanceof JournalEntry.Event ev) {
+                    appendedAt = ev.appendedAtMicros();
+                }
+                n++;
+            } while (n < config.maxBatchEvents() && (entry = reader.next()) != null);
+        } catch (PoisonEventException poison) {
+            commit(last, n);
+            throw poison;
+        }
+        commit(last, n);
+        metrics.lagSeconds = appendedAt == 0 ? 0 : Math.max(0, (System.currentTimeMillis() * 1000 - appendedAt) / 1e6);
+    }
+
+    private void commit(long last, int n) throws SQLException {
+        if (n == 0 || last == Journal.NONE) {
+            return;
+        }
+        engine.commit(last);
+        applied = last;
+        metrics.batchSize.record(n);
+        long handled = engine.applied() + engine.quarantined();
+        metrics.applied.increment(handled - reportedHandled);
+        metrics.quarantined.increment(engine.quarantined() - reportedQuarantined);
+        reportedHandled = handled;
+        reportedQuarantined = engine.quarantined();
+        listener.committed(last); // last: whoever waits for this index then also sees the counters that include it
+    }
+
+    private void refreshLag() {
+        long lag = journal.countBetween(applied, journal.headIndex());
+        metrics.lagEvents.set(lag);
+        if (lag == 0) {
+            metrics.lagSeconds = 0;
+        }
+    }
+}
