@@ -8,7 +8,8 @@ import java.util.Arrays;
 /**
  * A JSON value held as the exact UTF-8 bytes it was given in. Never re-serialized, so key order,
  * {@code null} versus absent, number spelling and escapes survive every hop (journal, projection,
- * export). Immutable: the bytes are copied in and never handed out without a copy.
+ * export). Immutable: the bytes are copied in (or handed over by {@link #ofStored}) and handed out only
+ * as a copy or, for writers that copy them onward, read-only by contract ({@link #bytesForWriting}).
  */
 public final class RawJson {
     private final byte[] utf8;
@@ -19,6 +20,14 @@ public final class RawJson {
 
     /** Wraps bytes that the caller promises not to modify afterwards (no copy). */
     static RawJson adopt(byte[] utf8) {
+        return new RawJson(utf8);
+    }
+
+    /**
+     * Wraps JSON this system validated before storing it, read back from its own storage (a projection
+     * row): neither validated again nor copied, so the caller hands the array over and keeps no reference.
+     */
+    public static RawJson ofStored(byte[] utf8) {
         return new RawJson(utf8);
     }
 
@@ -47,6 +56,14 @@ public final class RawJson {
 
     /** Direct access for encoders in this package; callers must not modify the array. */
     byte[] bytes() {
+        return utf8;
+    }
+
+    /**
+     * The bytes themselves, without a copy, for writers that copy them onward (a JSON generator's buffer).
+     * Callers must not modify the array; everyone else uses {@link #toByteArray()} or {@link #writeTo}.
+     */
+    public byte[] bytesForWriting() {
         return utf8;
     }
 

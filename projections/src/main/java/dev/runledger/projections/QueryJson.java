@@ -1,6 +1,7 @@
 package dev.runledger.projections;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import dev.runledger.ledger.RawJson;
 
 import java.io.IOException;
 import java.util.Map;
@@ -33,9 +34,14 @@ public final class QueryJson {
         g.writeBooleanField("damaged", r.damaged());
         if (r.summary() != null) {
             g.writeFieldName("summary");
-            g.writeRawValue(r.summary());
+            writeRaw(g, r.summary());
         }
         g.writeEndObject();
+    }
+
+    /** Writes stored JSON as a value, byte for byte, without turning it into text first. */
+    public static void writeRaw(JsonGenerator g, RawJson json) throws IOException {
+        g.writeRawValue(new RawJsonValue(json));
     }
 
     /** {@code {"data":[runs...],"meta":{"nextCursor":...,"totalLength":...}}} */
@@ -62,7 +68,7 @@ public final class QueryJson {
         g.writeStartObject();
         g.writeArrayFieldStart("data");
         for (CommandView c : page.commands()) {
-            g.writeRawValue(c.json());
+            writeRaw(g, c.json());
         }
         g.writeEndArray();
         g.writeObjectFieldStart("meta");

@@ -1,8 +1,10 @@
 package dev.runledger.projections;
 
+import dev.runledger.ledger.RawJson;
+
 import java.util.Map;
 
-/** One run as the projection holds it. {@code summary} is the JSON text exactly as appended, or null. */
+/** One run as the projection holds it. {@code summary} is the JSON exactly as appended (as bytes), or null. */
 public record RunView(String id, String createdAt, String protocolId, String status, String completedAt,
-                      Map<String, String> labels, String summary, int commandCount, boolean damaged) {
+                      Map<String, String> labels, RawJson summary, int commandCount, boolean damaged) {
 }

@@ -119,7 +119,7 @@ final class DemoJob {
             CommandPage tail = projection.queries().commands(sample, null, 3).orElseThrow();
             out.printf("   tail of %s (%d commands in all):%n", sample, tail.totalLength());
             for (CommandView c : tail.commands()) {
-                out.printf("     #%-5d %-12s %-10s %s%n", c.index(), c.commandType(), c.status(), abbreviate(c.json(), 70));
+                out.printf("     #%-5d %-12s %-10s %s%n", c.index(), c.commandType(), c.status(), abbreviate(c.json().text(), 70));
             }
             ByteArrayOutputStream all = new ByteArrayOutputStream();
             long t0 = System.nanoTime();
