@@ -7,6 +7,9 @@ import java.util.Optional;
 /** What a robot server's clients ask of the projection. Safe for concurrent use; never blocked by the projector. */
 public interface RunQueries {
 
+    /** The commands page a client gets when it names no length (Opentrons' default). */
+    int DEFAULT_COMMAND_PAGE_LENGTH = 20;
+
     RunPage runs(RunQuery query);
 
     Optional<RunView> run(String runId);

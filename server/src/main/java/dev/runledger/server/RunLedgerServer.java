@@ -54,6 +54,7 @@ public final class RunLedgerServer implements AutoCloseable {
     private final Projection projection;
     private final HttpServer http;
     private final ExecutorService executor;
+    private final Routes routes;
 
     private RunLedgerServer(ServerConfig config) throws IOException {
         this.config = config;
@@ -103,13 +104,16 @@ public final class RunLedgerServer implements AutoCloseable {
         http.setExecutor(executor);
         EventsEndpoint events = new EventsEndpoint(ledger, registry, config);
         RunsEndpoint runs = new RunsEndpoint(projection, config);
-        http.createContext("/events", ex -> handle(ex, "/events", events::handle));
-        http.createContext("/runs", ex -> handle(ex, RunsEndpoint.route(ex), runs::handle));
-        http.createContext("/health", ex -> handle(ex, "/health", this::health));
-        http.createContext("/metrics", ex -> handle(ex, "/metrics", this::metrics));
-        http.createContext("/", ex -> handle(ex, "unknown", e -> {
-            throw HttpError.notFound("no such endpoint: " + e.method() + " " + e.http.getRequestURI().getPath());
-        }));
+        routes = new Routes()
+                .add("POST", "/events", (e, p) -> events.handle(e))
+                .add("GET", "/runs", (e, p) -> runs.listRuns(e))
+                .add("GET", "/runs/{id}", (e, p) -> runs.run(e, p.get(0)))
+                .add("GET", "/runs/{id}/commands", (e, p) -> runs.commands(e, p.get(0)))
+                .add("GET", "/runs/{id}/commands.json", (e, p) -> runs.commandsJson(e, p.get(0)))
+                .add("GET", "/runs/{id}/commands/{commandId}", (e, p) -> runs.command(e, p.get(0), p.get(1)))
+                .add("GET", "/health", (e, p) -> health(e))
+                .add("GET", "/metrics", (e, p) -> metrics(e));
+        http.createContext("/", this::dispatch);
     }
 
     public static RunLedgerServer start(ServerConfig config) throws IOException {
@@ -132,18 +136,28 @@ public final class RunLedgerServer implements AutoCloseable {
         return registry;
     }
 
-    @FunctionalInterface
-    interface Handler {
-        void handle(Exchange exchange) throws Exception;
-    }
-
-    /** Times every request and turns every failure into a JSON error; nothing escapes to the HTTP server. */
-    private void handle(HttpExchange ex, String route, Handler handler) {
+    /**
+     * Routes, times (tagged with the matched route template) and answers every request, turning every
+     * failure into a JSON error; nothing escapes to the HTTP server.
+     */
+    private void dispatch(HttpExchange ex) {
         long start = System.nanoTime();
         Exchange exchange = null;
+        String route = Routes.UNKNOWN;
         try {
             exchange = new Exchange(ex);
-            handler.handle(exchange);
+            Routes.Match match = routes.match(exchange.method(), exchange.path);
+            route = match.template();
+            if (match.handler() == null) {
+                if (match.allowedMethods().isEmpty()) {
+                    throw HttpError.notFound("no such endpoint: " + exchange.method() + " " + ex.getRequestURI().getPath());
+                }
+                ex.getResponseHeaders().set("Allow", String.join(", ", match.allowedMethods()));
+                throw new HttpError(405, "MethodNotAllowed", exchange.method() + " is not allowed on " + route + "; use "
+                        + String.join(" or ", match.allowedMethods()) + " (runs are read with GET, events appended with POST"
+                        + " /events)");
+            }
+            match.handler().handle(exchange, match.params());
         } catch (HttpError e) {
             respondError(ex, exchange, e);
         } catch (ProjectionUnavailableException e) {

@@ -1,11 +1,11 @@
 package dev.runledger.server;
 
-import com.sun.net.httpserver.HttpExchange;
 import dev.runledger.projections.CommandPage;
 import dev.runledger.projections.CommandView;
 import dev.runledger.projections.Projection;
 import dev.runledger.projections.QueryJson;
 import dev.runledger.projections.RunPage;
+import dev.runledger.projections.RunQueries;
 import dev.runledger.projections.RunQuery;
 import dev.runledger.projections.RunView;
 
@@ -18,7 +18,8 @@ import java.util.Map;
 
 /**
  * The reads: {@code /runs}, {@code /runs/{id}}, {@code /runs/{id}/commands}, {@code /runs/{id}/commands/{commandId}}
- * and {@code /runs/{id}/commands.json}. Every read takes {@code minIndex} (read-your-writes, bounded wait).
+ * and {@code /runs/{id}/commands.json}, as the server's route table dispatches them. Every read takes
+ * {@code minIndex} (read-your-writes, bounded wait).
  * Stored JSON (commands, summaries) is written out raw, never re-encoded.
  */
 final class RunsEndpoint {
@@ -30,44 +31,7 @@ final class RunsEndpoint {
         this.config = config;
     }
 
-    /** The route template, for the request timer's tag (never the raw path: ids would explode the series). */
-    static String route(HttpExchange ex) {
-        String[] p = ex.getRequestURI().getRawPath().split("/");
-        int n = p.length - 1; // p[0] is empty
-        if (n <= 1) {
-            return "/runs";
-        }
-        if (n == 2) {
-            return "/runs/{id}";
-        }
-        if (n == 3) {
-            return "commands.json".equals(p[3]) ? "/runs/{id}/commands.json" : "/runs/{id}/commands";
-        }
-        return "/runs/{id}/commands/{commandId}";
-    }
-
-    void handle(Exchange e) throws Exception {
-        if (!"GET".equals(e.method())) {
-            e.http.getResponseHeaders().set("Allow", "GET");
-            throw new HttpError(405, "MethodNotAllowed", "runs are read with GET; append events with POST /events");
-        }
-        awaitMinIndex(e);
-        List<String> p = e.path;
-        if (p.size() == 1) {
-            listRuns(e);
-        } else if (p.size() == 2) {
-            run(e, p.get(1));
-        } else if (p.size() == 3 && "commands".equals(p.get(2))) {
-            commands(e, p.get(1));
-        } else if (p.size() == 3 && "commands.json".equals(p.get(2))) {
-            commandsJson(e, p.get(1));
-        } else if (p.size() == 4 && "commands".equals(p.get(2))) {
-            command(e, p.get(1), p.get(3));
-        } else {
-            throw HttpError.notFound("no such endpoint: " + e.http.getRequestURI().getPath());
-        }
-    }
-
+    /** Read-your-writes: every read first waits (bounded) until {@code minIndex}, when given, is applied. */
     private void awaitMinIndex(Exchange e) throws InterruptedException {
         Long minIndex = e.longParam("minIndex");
         if (minIndex != null && !projection.awaitApplied(minIndex, config.maxWait())) {
@@ -76,7 +40,8 @@ final class RunsEndpoint {
         }
     }
 
-    private void listRuns(Exchange e) throws IOException {
+    void listRuns(Exchange e) throws IOException, InterruptedException {
+        awaitMinIndex(e);
         RunQuery.Builder q = RunQuery.builder();
         for (Map.Entry<String, List<String>> param : e.query.entrySet()) {
             String name = param.getKey();
@@ -117,7 +82,8 @@ final class RunsEndpoint {
         }
     }
 
-    private void run(Exchange e, String runId) throws IOException {
+    void run(Exchange e, String runId) throws IOException, InterruptedException {
+        awaitMinIndex(e);
         RunView run = projection.queries().run(runId).orElseThrow(() -> HttpError.notFound("no run " + runId));
         e.sendJson(200, g -> {
             g.writeStartObject();
@@ -127,26 +93,30 @@ final class RunsEndpoint {
         });
     }
 
-    private void commands(Exchange e, String runId) throws IOException {
+    void commands(Exchange e, String runId) throws IOException, InterruptedException {
+        awaitMinIndex(e);
         Integer cursor = e.intParam("cursor", 0, Integer.MAX_VALUE);
         Integer pageLength = e.intParam("pageLength", 1, config.maxPageLength());
-        CommandPage page = projection.queries().commands(runId, cursor, pageLength == null ? 20 : pageLength)
+        CommandPage page = projection.queries().commands(runId, cursor,
+                        pageLength == null ? RunQueries.DEFAULT_COMMAND_PAGE_LENGTH : pageLength)
                 .orElseThrow(() -> HttpError.notFound("no run " + runId));
         e.sendJson(200, g -> QueryJson.writeCommandPage(g, page));
     }
 
-    private void command(Exchange e, String runId, String commandId) throws IOException {
+    void command(Exchange e, String runId, String commandId) throws IOException, InterruptedException {
+        awaitMinIndex(e);
         CommandView c = projection.queries().command(runId, commandId).orElseThrow(() -> HttpError.notFound(
                 projection.queries().run(runId).isPresent() ? "no command " + commandId + " in run " + runId : "no run " + runId));
         e.sendJson(200, g -> {
             g.writeStartObject();
             g.writeFieldName("data");
-            g.writeRawValue(c.json());
+            QueryJson.writeRaw(g, c.json());
             g.writeEndObject();
         });
     }
 
-    private void commandsJson(Exchange e, String runId) throws IOException {
+    void commandsJson(Exchange e, String runId) throws IOException, InterruptedException {
+        awaitMinIndex(e);
         if (projection.queries().run(runId).isEmpty()) {
             throw HttpError.notFound("no run " + runId);
         }

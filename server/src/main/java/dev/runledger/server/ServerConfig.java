@@ -1,5 +1,7 @@
 package dev.runledger.server;
 
+import dev.runledger.projections.RunQuery;
+
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -93,7 +95,7 @@ public final class ServerConfig {
         private String token;
         private int maxBodyBytes = 32 << 20;
         private int maxLineBytes = 8 << 20;
-        private int maxPageLength = 1000;
+        private int maxPageLength = RunQuery.MAX_PAGE_LENGTH;
         private Duration maxWait = Duration.ofSeconds(10);
         private int threads = 8;
         private Duration shutdownGrace = Duration.ofSeconds(5);
@@ -141,9 +143,10 @@ public final class ServerConfig {
             return this;
         }
 
+        /** The longest page a client may ask for; at most what the queries serve ({@link RunQuery#MAX_PAGE_LENGTH}). */
         public Builder maxPageLength(int n) {
-            if (n < 1 || n > 10_000) {
-                throw new IllegalArgumentException("maxPageLength must be 1-10000 but was " + n);
+            if (n < 1 || n > RunQuery.MAX_PAGE_LENGTH) {
+                throw new IllegalArgumentException("maxPageLength must be 1-" + RunQuery.MAX_PAGE_LENGTH + " but was " + n);
             }
             this.maxPageLength = n;
             return this;

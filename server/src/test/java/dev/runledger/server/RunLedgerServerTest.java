@@ -207,6 +207,37 @@ class RunLedgerServerTest {
     }
 
     @Test
+    void shouldTagEachRequestWithTheRouteThatAnsweredIt() throws Exception {
+        start(config());
+        post(ndjson(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued")));
+        assertThat(get("/runs/r-1/commands/c-1?minIndex=" + head()).statusCode()).isEqualTo(200);
+        assertThat(get("/runs/r-1/commands/c-1/extra").statusCode()).isEqualTo(404);
+        assertThat(get("/runs/r-1/commands/c-1/extra/more").statusCode()).isEqualTo(404);
+        assertThat(client.send(HttpRequest.newBuilder(uri("/runs/r-1")).DELETE().build(), HttpResponse.BodyHandlers.ofString())
+                .headers().firstValue("Allow")).hasValue("GET");
+
+        String scrape = get("/metrics").body();
+        String command = "http_server_requests_seconds_count{method=\"GET\",route=\"/runs/{id}/commands/{commandId}\",";
+        assertThat(metric(scrape, command + "status=\"200\"}")).isEqualTo(1);
+        assertThat(scrape).doesNotContain(command + "status=\"404\"}");
+        assertThat(metric(scrape, "http_server_requests_seconds_count{method=\"GET\",route=\"unknown\",status=\"404\"}"))
+                .isEqualTo(2);
+        assertThat(metric(scrape, "http_server_requests_seconds_count{method=\"DELETE\",route=\"/runs/{id}\",status=\"405\"}"))
+                .isEqualTo(1);
+    }
+
+    @Test
+    void shouldRefuseAPageLengthLimitTheQueriesCannotServe() throws Exception {
+        assertThatThrownBy(() -> config().maxPageLength(5000).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxPageLength must be 1-1000 but was 5000");
+        start(config().maxPageLength(1000));
+        post(ndjson(TestEvents.created("r-1")));
+        assertThat(get("/runs?pageLength=1000&minIndex=" + head()).statusCode()).isEqualTo(200);
+        assertThat(get("/runs/r-1/commands?pageLength=1000").statusCode()).isEqualTo(200);
+        assertThat(get("/runs?pageLength=1001").statusCode()).isEqualTo(400);
+    }
+
+    @Test
     void shouldRefuseBodiesOverTheLimitAndAppendNothing() throws Exception {
         start(config().maxBodyBytes(4096));
         post(ndjson(TestEvents.created("r-1")));
