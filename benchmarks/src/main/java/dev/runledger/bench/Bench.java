@@ -1,6 +1,7 @@
 package dev.runledger.bench;
 
 import dev.runledger.ledger.CommandJson;
+import dev.runledger.ledger.JvmFlags;
 import dev.runledger.ledger.NdjsonReader;
 import dev.runledger.ledger.RunEvent;
 import dev.runledger.tool.EngineSimulator;
@@ -23,18 +24,9 @@ final class Bench {
     private Bench() {
     }
 
-    /** The Chronicle flags, from the parent POM's property via a filtered resource. */
+    /** The Chronicle flags for child JVMs and JMH forks (same JDK as this one). */
     static String[] jvmFlags() {
-        try (InputStream in = Bench.class.getResourceAsStream("/jvm.flags")) {
-            String flags = new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
-            List<String> all = new ArrayList<>(Arrays.asList(flags.split("\\s+")));
-            if (Runtime.version().feature() >= 24) {
-                all.add("--sun-misc-unsafe-memory-access=allow");
-            }
-            return all.toArray(String[]::new);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return JvmFlags.forThisJvm().toArray(String[]::new);
     }
 
     static Path tempDir(String name) {

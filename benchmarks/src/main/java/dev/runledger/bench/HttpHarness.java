@@ -3,8 +3,6 @@ package dev.runledger.bench;
 import dev.runledger.server.RunLedgerServer;
 import dev.runledger.server.ServerConfig;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -33,28 +31,8 @@ final class HttpHarness {
             Path dir = Bench.tempDir("http");
             try (RunLedgerServer server = RunLedgerServer.start(ServerConfig.builder(dir.resolve("journal"),
                     dir.resolve("runs.sqlite")).port(0).maxBodyBytes(64 << 20).shutdownGrace(Duration.ofSeconds(1)).build())) {
-                List<String> command = new ArrayList<>();
-                command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-                command.add("-Xmx1g");
-                command.add("-cp");
-                command.add(System.getProperty("java.class.path"));
-                command.add(Load.class.getName());
-                command.add(Integer.toString(server.port()));
-                command.add(Integer.toString(batch));
-                command.add("10");
-                Process load = new ProcessBuilder(command).redirectErrorStream(true).start();
-                String result = null;
-                try (BufferedReader out = new BufferedReader(new InputStreamReader(load.getInputStream(), StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = out.readLine()) != null) {
-                        if (line.startsWith("RESULT ")) {
-                            result = line.substring(7);
-                        } else if (!line.isBlank()) {
-                            System.out.println("   load: " + line);
-                        }
-                    }
-                }
-                load.waitFor();
+                String result = ChildProcess.run("load", List.of("-Xmx1g"), Load.class, Integer.toString(server.port()),
+                        Integer.toString(batch), "10").result();
                 System.out.println("   batches of " + batch + ": " + result);
                 String[] f = result.split(" ");
                 double eventsPerSecond = Double.parseDouble(f[0]);

@@ -10,9 +10,6 @@ import dev.runledger.ledger.RunEvent;
 import dev.runledger.projections.Rebuild;
 import dev.runledger.projections.Verification;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -265,28 +262,12 @@ final class RebuildHarness {
         Path journalDir = seedJournal("seed-50x20k", 50, 20_000);
         Path dir = Bench.tempDir("rebuild-1m");
         try {
-            List<String> command = new ArrayList<>();
-            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(List.of(Bench.jvmFlags()));
-            command.add("-Xmx256m");
-            command.add("-cp");
-            command.add(System.getProperty("java.class.path"));
-            command.add(MemoryChild.class.getName());
-            command.add(journalDir.toString());
-            command.add(dir.resolve("runs.sqlite").toString());
-            Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String result = null;
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = out.readLine()) != null) {
-                    if (line.startsWith("RESULT ")) {
-                        result = line.substring(7);
-                    } else if (!line.isBlank()) {
-                        System.out.println("   child: " + line);
-                    }
-                }
-            }
-            int exit = child.waitFor();
+            List<String> jvmArgs = new ArrayList<>(List.of(Bench.jvmFlags()));
+            jvmArgs.add("-Xmx256m");
+            ChildProcess.Outcome child = ChildProcess.run("child", jvmArgs, MemoryChild.class, journalDir.toString(),
+                    dir.resolve("runs.sqlite").toString());
+            String result = child.result();
+            int exit = child.exit();
             System.out.println("   " + (result == null ? "child exited " + exit + " without a result" : result));
             return List.of(new Row("rebuild 1M commands under -Xmx256m", result == null ? "FAILED (exit " + exit + ")" : result,
                     "-", "-", "completes", exit == 0 && result != null));

@@ -14,12 +14,7 @@ public final class ChildJvm {
     public static Process start(Class<?> main, Path log, String... args) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        String flags = System.getProperty("runledger.jvm.flags", "");
-        for (String flag : flags.trim().split("\\s+")) {
-            if (!flag.isBlank()) {
-                command.add(flag);
-            }
-        }
+        command.addAll(JvmFlags.forThisJvm());
         command.add("-Xmx256m");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

@@ -8,7 +8,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -20,8 +19,8 @@ final class ProjectCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
 
-    @Option(names = "--db", required = true, paramLabel = "FILE", description = "The SQLite projection file.")
-    Path db;
+    @Mixin
+    DbOption db;
 
     @Option(names = "--follow", description = "Keep projecting new events until interrupted (Ctrl-C).")
     boolean follow;
@@ -32,7 +31,7 @@ final class ProjectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         try (Journal j = Journal.openExisting(journal.journal);
-             Projection p = Projection.open(ProjectionConfig.builder(db, j).strict(strict).build())) {
+             Projection p = Projection.open(ProjectionConfig.builder(db.db, j).strict(strict).build())) {
             long head = j.headIndex();
             long total = j.countBetween(Journal.NONE, head);
             try (Progress progress = Progress.start("project", true)) {
@@ -48,7 +47,7 @@ final class ProjectCommand implements Callable<Integer> {
                 progress.onProgress(total, total);
             }
             ProjectionStatus s = p.status();
-            System.out.println("projected " + db + " to index " + s.checkpoint() + " (" + total + " events, "
+            System.out.println("projected " + db.db + " to index " + s.checkpoint() + " (" + total + " events, "
                     + s.quarantined() + " quarantined, schema version " + s.schemaVersion() + ")");
             if (follow) {
                 CountDownLatch stop = new CountDownLatch(1);

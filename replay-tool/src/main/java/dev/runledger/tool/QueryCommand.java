@@ -8,9 +8,9 @@ import dev.runledger.projections.RunPage;
 import dev.runledger.projections.RunQuery;
 import dev.runledger.projections.RunView;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -22,8 +22,8 @@ final class QueryCommand {
             description = {"Runs newest first. --label k=v filters (repeat a key for OR, different keys AND);",
                     "--label k requires the key to exist."})
     static final class Runs implements Callable<Integer> {
-        @Option(names = "--db", required = true, paramLabel = "FILE")
-        Path db;
+        @Mixin
+        DbOption db;
 
         @Option(names = "--label", paramLabel = "K[=V]", description = "Label filter; repeatable.")
         List<String> labels = List.of();
@@ -62,7 +62,7 @@ final class QueryCommand {
                 }
             }
             RunQuery query = q.build();
-            try (ProjectionReader reader = ProjectionReader.open(db)) {
+            try (ProjectionReader reader = ProjectionReader.open(db.db)) {
                 RunPage page = reader.runs(query);
                 if (json) {
                     System.out.println(Json.write(g -> QueryJson.writeRunPage(g, page)));
@@ -86,8 +86,8 @@ final class QueryCommand {
     @Command(name = "commands", mixinStandardHelpOptions = true,
             description = "A page of a run's commands (default: the tail), Opentrons-style.")
     static final class Commands implements Callable<Integer> {
-        @Option(names = "--db", required = true, paramLabel = "FILE")
-        Path db;
+        @Mixin
+        DbOption db;
 
         @Option(names = "--run", required = true, paramLabel = "ID")
         String run;
@@ -103,9 +103,9 @@ final class QueryCommand {
 
         @Override
         public Integer call() {
-            try (ProjectionReader reader = ProjectionReader.open(db)) {
+            try (ProjectionReader reader = ProjectionReader.open(db.db)) {
                 CommandPage page = reader.commands(run, cursor, pageLength)
-                        .orElseThrow(() -> new IllegalArgumentException("no run " + run + " in " + db));
+                        .orElseThrow(() -> new IllegalArgumentException("no run " + run + " in " + db.db));
                 if (json) {
                     System.out.println(Json.write(g -> QueryJson.writeCommandPage(g, page)));
                 } else {

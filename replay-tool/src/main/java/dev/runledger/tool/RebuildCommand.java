@@ -7,7 +7,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -18,8 +17,8 @@ final class RebuildCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
 
-    @Option(names = "--db", required = true, paramLabel = "FILE", description = "The SQLite projection file.")
-    Path db;
+    @Mixin
+    DbOption db;
 
     @Option(names = "--threads", defaultValue = "2", paramLabel = "N",
             description = "1: decode on the writing thread; 2 (default): decode on a second thread. More adds nothing.")
@@ -39,13 +38,13 @@ final class RebuildCommand implements Callable<Integer> {
         Rebuild.Result r;
         try (Journal j = Journal.openExisting(journal.journal); Progress progress = Progress.start("rebuild", !json)) {
             int version = schemaVersion == null ? ProjectionConfig.currentSchemaVersion() : schemaVersion;
-            r = Rebuild.rebuild(j, db, new Rebuild.Options(version, threads, strict, progress));
+            r = Rebuild.rebuild(j, db.db, new Rebuild.Options(version, threads, strict, progress));
         }
         double seconds = r.elapsed().toNanos() / 1e9;
         if (json) {
             System.out.println(Json.write(g -> {
                 g.writeStartObject();
-                g.writeStringField("db", db.toString());
+                g.writeStringField("db", db.db.toString());
                 g.writeNumberField("events", r.events());
                 g.writeNumberField("runs", r.runs());
                 g.writeNumberField("commands", r.commands());
@@ -57,7 +56,7 @@ final class RebuildCommand implements Callable<Integer> {
             }));
         } else {
             System.out.printf(Locale.ROOT, "rebuilt %s: %d events, %d runs, %d commands, %d quarantined in %.3f s (%,.0f events/s)%n",
-                    db, r.events(), r.runs(), r.commands(), r.quarantined(), seconds, r.eventsPerSecond());
+                    db.db, r.events(), r.runs(), r.commands(), r.quarantined(), seconds, r.eventsPerSecond());
         }
         return RunLedger.OK;
     }

@@ -6,7 +6,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -17,8 +16,8 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
 
-    @Option(names = "--db", required = true, paramLabel = "FILE", description = "The SQLite projection file.")
-    Path db;
+    @Mixin
+    DbOption db;
 
     @Option(names = "--port", defaultValue = "8080", paramLabel = "P", description = "Port (default 8080; 0 picks one).")
     int port;
@@ -37,7 +36,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ServerConfig config = ServerConfig.builder(journal.journal, db).bind(bind).port(port).token(token)
+        ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token)
                 .maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs)).build();
         RunLedgerServer server = RunLedgerServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);

@@ -7,7 +7,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -18,8 +17,8 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
 
-    @Option(names = "--db", required = true, paramLabel = "FILE", description = "The SQLite projection file.")
-    Path db;
+    @Mixin
+    DbOption db;
 
     @Option(names = "--json", description = "Print a JSON summary.")
     boolean json;
@@ -29,7 +28,7 @@ final class VerifyCommand implements Callable<Integer> {
         long start = System.nanoTime();
         Verification v;
         try (Journal j = Journal.openExisting(journal.journal); Progress progress = Progress.start("verify", !json)) {
-            v = Rebuild.verify(j, db, progress);
+            v = Rebuild.verify(j, db.db, progress);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         if (json) {
@@ -49,9 +48,9 @@ final class VerifyCommand implements Callable<Integer> {
             }));
         } else if (v.equal()) {
             System.out.printf(Locale.ROOT, "verified %s: equal to a fresh replay up to index %d (%d runs, %d commands) in %.3f s%n",
-                    db, v.checkpoint(), v.runs(), v.commands(), seconds);
+                    db.db, v.checkpoint(), v.runs(), v.commands(), seconds);
         } else {
-            System.out.println("verify " + db + ": differs from a fresh replay up to index " + v.checkpoint() + ":");
+            System.out.println("verify " + db.db + ": differs from a fresh replay up to index " + v.checkpoint() + ":");
             v.differences().forEach(d -> System.out.println("  " + d));
         }
         return v.equal() ? RunLedger.OK : RunLedger.FAILED;
