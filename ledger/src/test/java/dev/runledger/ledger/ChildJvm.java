@@ -20,6 +20,7 @@ public final class ChildJvm {
         command.add(System.getProperty("java.class.path"));
         command.add(main.getName());
         command.addAll(Arrays.asList(args));
+        TestHygiene.childLog(log); // named, with its tail, if the test fails
         return new ProcessBuilder(command).redirectError(log.toFile()).start();
     }
 
