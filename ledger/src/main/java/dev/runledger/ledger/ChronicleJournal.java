@@ -23,6 +23,8 @@ import java.util.concurrent.locks.LockSupport;
 /** A {@link Journal} on a Chronicle Queue directory. */
 final class ChronicleJournal implements Journal {
     static final String ID_FILE = "journal.id";
+    /** Larger than any event can be (the largest excerpt Chronicle writes with 64 MiB blocks is ~16 MiB). */
+    static final int MAX_EXCERPT_BYTES = 32 << 20;
 
     private final Path directory;
     private final String id;
@@ -42,6 +44,7 @@ final class ChronicleJournal implements Journal {
                 if (!create) {
                     throw new IllegalArgumentException("no journal at " + dir + " (" + ID_FILE + " not found)");
                 }
+                refuseDataWithoutId(dir);
                 Files.createDirectories(dir);
                 writeIdOnce(idFile);
             }
@@ -50,6 +53,24 @@ final class ChronicleJournal implements Journal {
             return new ChronicleJournal(dir, id, queue);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open journal at " + dir, e);
+        }
+    }
+
+    /**
+     * A journal's id is what its projections, snapshots and shipped copies are tied to: minting a new one
+     * over existing excerpts would silently detach all of them, so a lost id is for a person to restore.
+     */
+    private static void refuseDataWithoutId(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var files = Files.list(dir)) {
+            if (files.anyMatch(f -> f.getFileName().toString().endsWith(".cq4"))) {
+                throw new IllegalStateException("journal " + dir + " holds excerpts (*.cq4) but no " + ID_FILE
+                        + "; refusing to give existing data a new identity. Restore " + ID_FILE + " from a backup, or"
+                        + " copy the id from a projection built from it (sqlite3 FILE \"SELECT value FROM projection_meta"
+                        + " WHERE key = 'journal_id'\") into " + dir.resolve(ID_FILE));
+            }
         }
     }
 
@@ -131,12 +152,13 @@ final class ChronicleJournal implements Journal {
 
     /**
      * Reads every excerpt after {@code after} ({@link #NONE}: from the start) and hands the ones of the
-     * {@code wanted} types to {@code sink}, decoding nothing else: excerpts of other types are skipped on
-     * their header byte, without a copy. Excerpts that do not decode are skipped too (projections
-     * quarantine them). Returns how many excerpts were read.
+     * {@code wanted} types to {@code sink}, decoding nothing else. Every checksum is checked all the same,
+     * since a flipped type byte could otherwise hide a lifecycle event as a command. Excerpts that are
+     * damaged or do not decode are skipped (projections quarantine them) and counted.
      */
-    long scanAfter(long after, Set<EventType> wanted, ScanSink sink) {
+    ScanResult scanAfter(long after, Set<EventType> wanted, ScanSink sink) {
         long count = 0;
+        long damaged = 0;
         EventEncoding.Reader reader = new EventEncoding.Reader();
         byte[] buf = new byte[4096];
         try (ExcerptTailer tailer = queue.createTailer()) {
@@ -149,35 +171,86 @@ final class ChronicleJournal implements Journal {
             while (true) {
                 try (DocumentContext dc = tailer.readingDocument()) {
                     if (!dc.isPresent()) {
-                        return count;
+                        return new ScanResult(count, damaged);
                     }
                     count++;
                     Bytes<?> bytes = dc.wire().bytes();
-                    EventType type = EventEncoding.peekType(bytes);
-                    if (type == null || !wanted.contains(type)) {
-                        continue;
-                    }
                     int length = (int) bytes.readRemaining();
                     if (length > buf.length) {
                         buf = new byte[length];
                     }
                     bytes.read(buf, 0, length);
-                    RunEvent event;
                     try {
-                        event = reader.reset(buf, length).decode();
+                        reader.reset(buf, length);
+                        if (wanted.contains(reader.type())) {
+                            sink.accept(dc.index(), reader.decode());
+                        }
                     } catch (EventEncoding.CorruptExcerptException e) {
-                        continue;
+                        damaged++;
                     }
-                    sink.accept(dc.index(), event);
                 }
             }
         }
     }
 
-    /** Whether the journal holds an excerpt at exactly {@code index}. */
-    boolean contains(long index) {
+    /** What a scan read: excerpts in all, and how many of them were damaged. */
+    record ScanResult(long excerpts, long damaged) {
+    }
+
+    /** Receives raw excerpts: its index, and {@code length} bytes of {@code buf} (valid during the call only). */
+    @FunctionalInterface
+    interface RawSink {
+        /** Returns false to stop reading. */
+        boolean accept(long index, byte[] buf, int length);
+    }
+
+    /**
+     * Hands every excerpt from the start to {@code sink} as stored, unchecked. An excerpt longer than
+     * {@link #MAX_EXCERPT_BYTES} (only a damaged length field makes one) is handed over cut to that size,
+     * so memory stays bounded. Returns the index of the last excerpt read, or {@link #NONE}.
+     */
+    long readRaw(RawSink sink) {
+        byte[] buf = new byte[64 * 1024];
+        long last = NONE;
         try (ExcerptTailer tailer = queue.createTailer()) {
-            return tailer.moveToIndex(index);
+            while (true) {
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        return last;
+                    }
+                    Bytes<?> bytes = dc.wire().bytes();
+                    int length = (int) Math.min(bytes.readRemaining(), MAX_EXCERPT_BYTES);
+                    if (length > buf.length) {
+                        buf = new byte[length];
+                    }
+                    bytes.read(buf, 0, length);
+                    last = dc.index();
+                    if (!sink.accept(last, buf, length)) {
+                        return last;
+                    }
+                }
+            }
+        }
+    }
+
+    /** The CRC-32C of the excerpt at exactly {@code index} as stored, or null if the journal holds none there. */
+    Integer excerptChecksum(long index) {
+        try (ExcerptTailer tailer = queue.createTailer()) {
+            if (!tailer.moveToIndex(index)) {
+                return null;
+            }
+            try (DocumentContext dc = tailer.readingDocument()) {
+                if (!dc.isPresent() || dc.index() != index) {
+                    return null;
+                }
+                Bytes<?> bytes = dc.wire().bytes();
+                int length = (int) Math.min(bytes.readRemaining(), MAX_EXCERPT_BYTES);
+                byte[] buf = new byte[length];
+                bytes.read(buf, 0, length);
+                java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                crc.update(buf, 0, length);
+                return (int) crc.getValue();
+            }
         }
     }
 
@@ -271,7 +344,16 @@ final class ChronicleJournal implements Journal {
                 }
                 long index = dc.index();
                 Bytes<?> bytes = dc.wire().bytes();
-                int length = (int) bytes.readRemaining();
+                long stored = bytes.readRemaining();
+                if (stored > MAX_EXCERPT_BYTES) {
+                    // Only a damaged length field makes one this large: report it, never allocate for it.
+                    int kept = JournalEntry.Unreadable.MAX_KEPT_BYTES;
+                    byte[] prefix = new byte[kept];
+                    bytes.read(prefix, 0, kept);
+                    return new JournalEntry.Unreadable(index, (int) Math.min(stored, Integer.MAX_VALUE), prefix, null,
+                            "excerpt length " + stored + " is larger than any event can be");
+                }
+                int length = (int) stored;
                 if (length > buf.length) {
                     buf = new byte[Math.max(length, buf.length * 2)];
                 }
@@ -281,7 +363,9 @@ final class ChronicleJournal implements Journal {
                     long appendedAt = decoder.appendedAtMicros();
                     return new JournalEntry.Event(index, appendedAt, decoder.decode());
                 } catch (EventEncoding.CorruptExcerptException e) {
-                    return new JournalEntry.Unreadable(index, Arrays.copyOf(buf, length), e.getMessage());
+                    return new JournalEntry.Unreadable(index, length,
+                            Arrays.copyOf(buf, Math.min(length, JournalEntry.Unreadable.MAX_KEPT_BYTES)),
+                            decoder.runIdUnchecked(), e.getMessage());
                 }
             }
         }

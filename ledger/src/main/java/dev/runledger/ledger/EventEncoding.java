@@ -10,6 +10,7 @@ import dev.runledger.ledger.RunEvent.SummaryRecorded;
 import net.openhft.chronicle.bytes.Bytes;
 
 import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32C;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -22,15 +23,22 @@ import java.util.Map;
  * rebuild parses command JSON again.
  *
  * <pre>
- * byte   format version (1)
+ * byte   format version (2; journals written before checksums hold version 1, which lacks the next field)
  * byte   event type code
  * long   append time, epoch microseconds
+ * int    CRC-32C of every other byte of the excerpt (version 2 only)
  * ...    per type: strings as (int length, UTF-8 bytes; -1 = null), raw JSON as (int length, bytes)
  * </pre>
+ *
+ * Every read of a version 2 excerpt checks its checksum first, so a flipped bit anywhere is reported as
+ * damage instead of being decoded into a different event. Version 1 excerpts still read, as unchecked.
  */
 final class EventEncoding {
-    static final byte VERSION = 1;
-    static final int HEADER_BYTES = 10;
+    static final byte VERSION = 2;
+    static final byte VERSION_UNCHECKED = 1;
+    static final int HEADER_BYTES_UNCHECKED = 10;
+    static final int HEADER_BYTES = 14;
+    private static final int CRC_OFFSET = 10;
 
     private EventEncoding() {
     }
@@ -42,10 +50,19 @@ final class EventEncoding {
      */
     static EventType peekType(Bytes<?> bytes) {
         long p = bytes.readPosition();
-        if (bytes.readRemaining() < HEADER_BYTES || bytes.readByte(p) != VERSION) {
+        byte version = bytes.readRemaining() < HEADER_BYTES_UNCHECKED ? 0 : bytes.readByte(p);
+        if (version != VERSION && version != VERSION_UNCHECKED) {
             return null;
         }
         return EventType.fromCode(bytes.readByte(p + 1));
+    }
+
+    /** The CRC-32C an excerpt of format version 2 must carry: over every byte but the checksum's own four. */
+    static int checksum(byte[] buf, int length) {
+        CRC32C crc = new CRC32C();
+        crc.update(buf, 0, CRC_OFFSET);
+        crc.update(buf, HEADER_BYTES, length - HEADER_BYTES);
+        return (int) crc.getValue();
     }
 
     /** A reusable, growable buffer; one per writing thread. */
@@ -60,8 +77,9 @@ final class EventEncoding {
             put(VERSION);
             put(type.code());
             putLong(appendedAtMicros);
+            putInt(0); // the checksum, filled in once the body is written
             putString(event.runId());
-            return switch (type) {
+            byte[] encoded = switch (type) {
                 case RUN_CREATED -> body((RunCreated) event);
                 case COMMAND_RECORDED -> body((CommandRecorded) event);
                 case LABELS_CHANGED -> body((LabelsChanged) event);
@@ -69,6 +87,12 @@ final class EventEncoding {
                 case RUN_COMPLETED -> body((RunCompleted) event);
                 case RUN_DELETED -> buf; // the type and the run id say it all
             };
+            int crc = checksum(encoded, pos);
+            encoded[CRC_OFFSET] = (byte) (crc >>> 24);
+            encoded[CRC_OFFSET + 1] = (byte) (crc >>> 16);
+            encoded[CRC_OFFSET + 2] = (byte) (crc >>> 8);
+            encoded[CRC_OFFSET + 3] = (byte) crc;
+            return encoded;
         }
 
         private byte[] body(RunCreated e) {
@@ -159,27 +183,56 @@ final class EventEncoding {
         }
     }
 
-    /** Decodes one excerpt; throws {@link CorruptExcerptException} naming what was wrong. */
+    /**
+     * Decodes one excerpt; throws {@link CorruptExcerptException} naming what was wrong. The checksum
+     * of a version 2 excerpt is checked before anything else is believed, its header included.
+     */
     static final class Reader {
         private byte[] buf;
         private int pos;
         private int end;
+        private int bodyStart;
 
         Reader reset(byte[] buf, int length) {
             this.buf = buf;
             this.pos = 0;
             this.end = length;
+            this.bodyStart = -1;
             return this;
         }
 
+        /** Checks the header (and the checksum of a version 2 excerpt); true if the excerpt was checksummed. */
+        boolean check() {
+            if (bodyStart >= 0) {
+                return bodyStart == HEADER_BYTES;
+            }
+            if (end < HEADER_BYTES_UNCHECKED) {
+                throw new CorruptExcerptException("truncated excerpt: " + end + " bytes, shorter than any header");
+            }
+            if (buf[0] == VERSION) {
+                if (end < HEADER_BYTES) {
+                    throw new CorruptExcerptException("truncated excerpt: " + end + " bytes, shorter than the "
+                            + HEADER_BYTES + "-byte header");
+                }
+                int stored = ((buf[CRC_OFFSET] & 0xff) << 24) | ((buf[CRC_OFFSET + 1] & 0xff) << 16)
+                        | ((buf[CRC_OFFSET + 2] & 0xff) << 8) | (buf[CRC_OFFSET + 3] & 0xff);
+                int actual = checksum(buf, end);
+                if (stored != actual) {
+                    throw new CorruptExcerptException(String.format("checksum mismatch: stored %08x, computed %08x over %d"
+                            + " bytes", stored, actual, end));
+                }
+                bodyStart = HEADER_BYTES;
+                return true;
+            }
+            if (buf[0] == VERSION_UNCHECKED) {
+                bodyStart = HEADER_BYTES_UNCHECKED;
+                return false;
+            }
+            throw new CorruptExcerptException("unknown excerpt format version " + buf[0]);
+        }
+
         EventType type() {
-            if (end < HEADER_BYTES) {
-                throw new CorruptExcerptException("truncated excerpt: " + end + " bytes, shorter than the "
-                        + HEADER_BYTES + "-byte header");
-            }
-            if (buf[0] != VERSION) {
-                throw new CorruptExcerptException("unknown excerpt format version " + buf[0]);
-            }
+            check();
             EventType type = EventType.fromCode(buf[1]);
             if (type == null) {
                 throw new CorruptExcerptException("unknown event type code " + buf[1]);
@@ -188,19 +241,31 @@ final class EventEncoding {
         }
 
         long appendedAtMicros() {
+            check();
             pos = 2;
             return getLong();
         }
 
-        /** The run id without decoding the rest: what opening a ledger needs for most events. */
-        String runId() {
-            pos = HEADER_BYTES;
-            return getString();
+        /**
+         * The run id an excerpt names, believing nothing but its length fields: for reports about a damaged
+         * excerpt (whose checksum failed). Null if even that does not read.
+         */
+        String runIdUnchecked() {
+            if (end < HEADER_BYTES_UNCHECKED || (buf[0] != VERSION && buf[0] != VERSION_UNCHECKED)) {
+                return null;
+            }
+            pos = buf[0] == VERSION ? HEADER_BYTES : HEADER_BYTES_UNCHECKED;
+            try {
+                String id = getString();
+                return id != null && id.length() <= Validation.MAX_ID_LENGTH ? id : null;
+            } catch (CorruptExcerptException e) {
+                return null;
+            }
         }
 
         RunEvent decode() {
             EventType type = type();
-            pos = HEADER_BYTES;
+            pos = bodyStart;
             String runId = getString();
             try {
                 RunEvent event = switch (type) {

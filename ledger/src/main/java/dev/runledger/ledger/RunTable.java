@@ -39,23 +39,32 @@ final class RunTable {
         long after = Journal.NONE;
         try {
             StateSnapshot.Loaded snapshot = StateSnapshot.read(journal.directory(), journal.id());
-            if (snapshot != null && snapshot.lastIndex() != Journal.NONE
-                    && snapshot.lastIndex() <= journal.headIndex() && journal.contains(snapshot.lastIndex())) {
-                snapshot.runs().forEach((id, e) -> runs.put(id, RunState.of(e)));
-                after = snapshot.lastIndex();
+            if (snapshot != null && snapshot.lastIndex() != Journal.NONE) {
+                Integer anchor = journal.excerptChecksum(snapshot.lastIndex());
+                if (anchor != null && anchor == snapshot.anchor()) {
+                    snapshot.runs().forEach((id, e) -> runs.put(id, RunState.of(e)));
+                    after = snapshot.lastIndex();
+                } else {
+                    LOG.warn("{}: {} was taken at index {}, which the journal {}; scanning the whole journal", journal,
+                            StateSnapshot.FILE, snapshot.lastIndex(), anchor == null ? "no longer holds" : "holds different bytes at");
+                }
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("{}: ignoring {} ({}); scanning the whole journal", journal, StateSnapshot.FILE, e.toString());
             runs.clear();
         }
-        long scanned = journal.scanAfter(after, LIFECYCLE, (index, event) -> {
+        ChronicleJournal.ScanResult scanned = journal.scanAfter(after, LIFECYCLE, (index, event) -> {
             RunState state = runs.computeIfAbsent(event.runId(), k -> new RunState());
             if (RunLifecycle.check(event, state.phase, state.phaseIndex, state.labelKeys()) == null) {
                 state.apply(event, index);
             }
         });
         LOG.info("opened {}: {} runs known, state recovered in {} ms (scanned {} events)", journal, runs.size(),
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), scanned);
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), scanned.excerpts());
+        if (scanned.damaged() > 0) {
+            LOG.warn("{}: {} damaged excerpts skipped while recovering run state; run `runledger verify --journal {}`"
+                    + " to see where", journal, scanned.damaged(), journal.directory());
+        }
         return new RunTable(runs);
     }
 
@@ -76,9 +85,14 @@ final class RunTable {
             return;
         }
         try {
+            Integer anchor = journal.excerptChecksum(head);
+            if (anchor == null) {
+                LOG.warn("{}: the head index {} does not read back; no {} written", journal, head, StateSnapshot.FILE);
+                return;
+            }
             Map<String, StateSnapshot.RunEntry> entries = new HashMap<>(runs.size() * 2);
             runs.forEach((id, s) -> entries.put(id, new StateSnapshot.RunEntry(s.phase, s.phaseIndex, s.labelKeys())));
-            StateSnapshot.write(journal.directory(), journal.id(), head, entries);
+            StateSnapshot.write(journal.directory(), journal.id(), head, anchor, entries);
         } catch (IOException | RuntimeException e) {
             LOG.warn("{}: cannot write {}; the next open scans the whole journal", journal, StateSnapshot.FILE, e);
         }

@@ -86,6 +86,13 @@ class EventTypeTest {
         byte[] buf = Arrays.copyOf(writer.encode(new RunEvent.RunDeleted("r-1"), 42), writer.length());
         buf[1] = 7;
         assertThatThrownBy(() -> new EventEncoding.Reader().reset(buf, buf.length).decode())
+                .as("a changed type byte is first of all damage").hasMessageContaining("checksum mismatch");
+        int crc = EventEncoding.checksum(buf, buf.length); // as a writer of a future format would have stored it
+        buf[10] = (byte) (crc >>> 24);
+        buf[11] = (byte) (crc >>> 16);
+        buf[12] = (byte) (crc >>> 8);
+        buf[13] = (byte) crc;
+        assertThatThrownBy(() -> new EventEncoding.Reader().reset(buf, buf.length).decode())
                 .hasMessageContaining("unknown event type code 7");
     }
 }

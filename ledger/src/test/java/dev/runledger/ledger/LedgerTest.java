@@ -197,10 +197,12 @@ class LedgerTest {
         }
         // A run only the snapshot knows: if the open scanned the journal instead, it would be absent.
         String journalId;
+        int anchor;
         try (Journal journal = Journal.openExisting(dir)) {
             journalId = journal.id();
+            anchor = ((ChronicleJournal) journal).excerptChecksum(head);
         }
-        StateSnapshot.write(dir, journalId, head, Map.of(
+        StateSnapshot.write(dir, journalId, head, anchor, Map.of(
                 "r-1", new StateSnapshot.RunEntry(Phase.LIVE, head, java.util.Set.of()),
                 "only-in-snapshot", new StateSnapshot.RunEntry(Phase.COMPLETED, head, java.util.Set.of())));
 

@@ -121,7 +121,11 @@ final class ApplyEngine implements AutoCloseable {
     /** Applies one entry to the open transaction (or quarantines it). */
     void apply(JournalEntry entry) throws SQLException {
         if (entry instanceof JournalEntry.Unreadable bad) {
-            quarantine(entry.index(), null, null, "unreadable excerpt: " + bad.reason(), bad.text());
+            if (bad.runId() != null) {
+                // Best effort: the id was read from a damaged excerpt, but it is the run most likely hurt.
+                markDamaged(cache.get(bad.runId()));
+            }
+            quarantine(entry.index(), bad.runId(), null, "unreadable excerpt: " + bad.reason(), bad.text());
             return;
         }
         RunEvent event = ((JournalEntry.Event) entry).event();
@@ -134,10 +138,7 @@ final class ApplyEngine implements AutoCloseable {
                     + " commands, the most a projection keeps per run");
         }
         if (violation != null) {
-            if (run.phase == Phase.LIVE || run.phase == Phase.COMPLETED) {
-                run.damaged = true;
-                markDirty(run);
-            }
+            markDamaged(run);
             quarantine(index, event.runId(), event.type(), violation.message(), NdjsonCodec.encodeToString(event));
             return;
         }
@@ -155,6 +156,14 @@ final class ApplyEngine implements AutoCloseable {
         };
         if (changed != null) {
             markDirty(changed);
+        }
+    }
+
+    /** Flags a run that exists as damaged: one of its events could not be applied. */
+    private void markDamaged(RunRow run) {
+        if (run.phase == Phase.LIVE || run.phase == Phase.COMPLETED) {
+            run.damaged = true;
+            markDirty(run);
         }
     }
 

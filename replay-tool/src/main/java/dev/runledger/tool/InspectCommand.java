@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {"Lists journal entries with their journal index: INDEX<TAB>EVENT, or INDEX<TAB>UNREADABLE: reason.",
-                "Also prints the journal's id and head first."})
+                "Also prints the journal's id and head first. Exit code 1 if a damaged excerpt was listed."})
 final class InspectCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
@@ -39,6 +39,7 @@ final class InspectCommand implements Callable<Integer> {
             out.println("# journal " + j.id() + " head " + j.headIndex() + " events "
                     + j.countBetween(Journal.NONE, j.headIndex()));
             long shown = 0;
+            long damaged = 0;
             JournalEntry entry;
             while ((limit == null || shown < limit) && (entry = reader.next()) != null) {
                 if (entry instanceof JournalEntry.Event e) {
@@ -46,16 +47,19 @@ final class InspectCommand implements Callable<Integer> {
                         continue;
                     }
                     out.println(e.index() + "\t" + NdjsonCodec.encodeToString(e.event()));
-                } else if (run == null) {
-                    JournalEntry.Unreadable bad = (JournalEntry.Unreadable) entry;
-                    out.println(bad.index() + "\tUNREADABLE: " + bad.reason());
                 } else {
-                    continue;
+                    JournalEntry.Unreadable bad = (JournalEntry.Unreadable) entry;
+                    if (run != null && !run.equals(bad.runId())) {
+                        continue;
+                    }
+                    damaged++;
+                    out.println(bad.index() + "\tUNREADABLE: " + bad.reason()
+                            + (bad.runId() == null ? "" : " (names run " + bad.runId() + ")"));
                 }
                 shown++;
             }
+            out.flush();
+            return damaged == 0 ? RunLedger.OK : RunLedger.FAILED;
         }
-        out.flush();
-        return RunLedger.OK;
     }
 }

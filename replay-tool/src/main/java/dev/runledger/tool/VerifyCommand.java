@@ -1,34 +1,86 @@
 package dev.runledger.tool;
 
 import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.JournalAudit;
 import dev.runledger.projections.Rebuild;
 import dev.runledger.projections.Verification;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {"Replays the journal up to FILE's checkpoint into a temporary projection and compares every",
-                "table by content. Exit 0 if equal, 1 with the first differences named (table, run, command) if not."})
+        description = {"Without --db: checks every excerpt's checksum and the journal's hash chain, printing the damaged",
+                "index ranges, or 'journal ok' with the chain head. With --db: replays the journal up to FILE's",
+                "checkpoint into a temporary projection and compares every table by content.",
+                "Exit 0 if all is well, 1 with what is wrong named (index ranges; table, run, command)."})
 final class VerifyCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
 
-    @Mixin
-    DbOption db;
+    // Not the DbOption mixin: here the projection is optional (without it, the journal itself is checked).
+    @Option(names = "--db", paramLabel = "FILE", description = "The SQLite projection file to compare with a replay.")
+    Path db;
 
     @Option(names = "--json", description = "Print a JSON summary.")
     boolean json;
 
     @Override
     public Integer call() {
+        return db == null ? verifyJournal() : verifyProjection();
+    }
+
+    private int verifyJournal() {
+        long start = System.nanoTime();
+        JournalAudit.Check c;
+        try (Journal j = Journal.openExisting(journal.journal)) {
+            c = JournalAudit.verify(j);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double mbPerSecond = seconds == 0 ? 0 : c.bytes() / 1e6 / seconds;
+        if (json) {
+            System.out.println(Json.write(g -> {
+                g.writeStartObject();
+                g.writeBooleanField("ok", c.ok());
+                g.writeNumberField("events", c.excerpts());
+                g.writeNumberField("unchecked", c.unchecked());
+                g.writeNumberField("bytes", c.bytes());
+                g.writeNumberField("headIndex", c.headIndex());
+                g.writeNumberField("lastReadIndex", c.lastReadIndex());
+                g.writeStringField("chainHead", c.chainHead());
+                g.writeNumberField("seconds", Math.round(seconds * 1000) / 1000.0);
+                g.writeArrayFieldStart("damaged");
+                for (JournalAudit.DamagedRange d : c.damaged()) {
+                    g.writeStartObject();
+                    g.writeNumberField("fromIndex", d.fromIndex());
+                    g.writeNumberField("toIndex", d.toIndex());
+                    g.writeNumberField("excerpts", d.excerpts());
+                    g.writeStringField("reason", d.reason());
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+            }));
+        } else if (c.ok()) {
+            System.out.printf(Locale.ROOT, "journal ok: %,d events (%,d unchecked: written before checksums), chain head %s"
+                    + " (%.3f s, %.0f MB/s)%n", c.excerpts(), c.unchecked(), c.chainHead(), seconds, mbPerSecond);
+        } else {
+            System.out.printf(Locale.ROOT, "journal damaged: %,d events read, %d damaged range(s):%n", c.excerpts(),
+                    c.damaged().size());
+            c.damaged().forEach(d -> System.out.println("  " + d));
+            System.out.println("chain head over what was read: " + c.chainHead());
+        }
+        return c.ok() ? RunLedger.OK : RunLedger.FAILED;
+    }
+
+    private int verifyProjection() {
         long start = System.nanoTime();
         Verification v;
         try (Journal j = Journal.openExisting(journal.journal); Progress progress = Progress.start("verify", !json)) {
-            v = Rebuild.verify(j, db.db, progress);
+            v = Rebuild.verify(j, db, progress);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         if (json) {
@@ -48,9 +100,9 @@ final class VerifyCommand implements Callable<Integer> {
             }));
         } else if (v.equal()) {
             System.out.printf(Locale.ROOT, "verified %s: equal to a fresh replay up to index %d (%d runs, %d commands) in %.3f s%n",
-                    db.db, v.checkpoint(), v.runs(), v.commands(), seconds);
+                    db, v.checkpoint(), v.runs(), v.commands(), seconds);
         } else {
-            System.out.println("verify " + db.db + ": differs from a fresh replay up to index " + v.checkpoint() + ":");
+            System.out.println("verify " + db + ": differs from a fresh replay up to index " + v.checkpoint() + ":");
             v.differences().forEach(d -> System.out.println("  " + d));
         }
         return v.equal() ? RunLedger.OK : RunLedger.FAILED;

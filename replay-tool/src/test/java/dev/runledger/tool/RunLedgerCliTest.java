@@ -22,54 +22,9 @@ import java.sql.DriverManager;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The command line as a user sees it: exit codes, messages, output. */
-class RunLedgerCliTest {
+class RunLedgerCliTest extends CliTestSupport {
     @TempDir
     Path dir;
-
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldOut;
-    private PrintStream oldErr;
-    private InputStream oldIn;
-
-    @BeforeEach
-    void captureConsole() {
-        oldOut = System.out;
-        oldErr = System.err;
-        oldIn = System.in;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restoreConsole() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-        System.setIn(oldIn);
-    }
-
-    private int run(String stdin, String... args) {
-        out.reset();
-        err.reset();
-        System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
-        return RunLedger.execute(args);
-    }
-
-    private String stdout() {
-        return out.toString(StandardCharsets.UTF_8);
-    }
-
-    private String stderr() {
-        return err.toString(StandardCharsets.UTF_8);
-    }
-
-    private static String lines(Object... events) {
-        StringBuilder sb = new StringBuilder();
-        for (Object e : events) {
-            sb.append(e instanceof String s ? s : NdjsonCodec.encodeToString((dev.runledger.ledger.RunEvent) e)).append('\n');
-        }
-        return sb.toString();
-    }
 
     @Test
     void shouldAppendThenExportTheSameBytes() {

@@ -1,0 +1,177 @@
+package dev.runledger.ledger;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Checksums, the hash chain, digests, and distrust of everything read back from disk. */
+class JournalIntegrityTest {
+    @TempDir
+    Path dir;
+
+    private Ledger open() {
+        return Ledger.open(LedgerConfig.builder(dir.resolve("journal")).build());
+    }
+
+    @Test
+    void shouldMoveEveryChainHeadAfterAChangeButKeepARunsDigest() {
+        long first;
+        long second;
+        try (Ledger ledger = open()) {
+            first = ledger.append(TestEvents.created("r-1"));
+            second = ledger.append(TestEvents.command("r-1", "c-1", "queued"));
+            ledger.append(TestEvents.completed("r-1"));
+        }
+        try (Journal j = Journal.openExisting(dir.resolve("journal"))) {
+            String atFirst = JournalAudit.chainAt(j, first);
+            String atSecond = JournalAudit.chainAt(j, second);
+            String head = JournalAudit.chainAt(j, Journal.NONE);
+            assertThat(atFirst).hasSize(64).isNotEqualTo(atSecond).isNotEqualTo(head);
+            assertThat(JournalAudit.chainAt(j, j.headIndex())).isEqualTo(head);
+            assertThat(JournalAudit.verify(j).chainHead()).isEqualTo(head);
+            assertThatThrownBy(() -> JournalAudit.chainAt(j, second + 1_000_000)).hasMessageContaining("holds no excerpt at index");
+        }
+        String digest;
+        try (Journal j = Journal.openExisting(dir.resolve("journal"))) {
+            digest = JournalAudit.runDigest(j, "r-1").sha256();
+        }
+        try (Ledger ledger = open()) {
+            ledger.append(TestEvents.created("r-2"));
+            ledger.append(TestEvents.command("r-2", "c-1", "queued"));
+            JournalAudit.RunDigest again = JournalAudit.runDigest(ledger.journal(), "r-1");
+            assertThat(again.sha256()).as("other runs' events do not change a run's digest").isEqualTo(digest);
+            assertThat(again.events()).isEqualTo(3);
+            assertThat(JournalAudit.runDigest(ledger.journal(), "r-2").sha256()).isNotEqualTo(digest);
+        }
+    }
+
+    @Test
+    void shouldVerifyAnIntactJournalAsAllChecked() {
+        try (Ledger ledger = open()) {
+            ledger.append(List.of(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued")));
+            JournalAudit.Check check = JournalAudit.verify(ledger.journal());
+            assertThat(check.ok()).isTrue();
+            assertThat(check.excerpts()).isEqualTo(2);
+            assertThat(check.unchecked()).isZero();
+            assertThat(check.damaged()).isEmpty();
+        }
+    }
+
+    @Test
+    void shouldDistrustADamagedSnapshotAndScanInstead() throws IOException {
+        try (Ledger ledger = open()) {
+            for (int i = 0; i < 50; i++) {
+                ledger.append(TestEvents.created("r-" + i));
+                ledger.append(TestEvents.completed("r-" + i));
+            }
+        }
+        Path snapshot = dir.resolve("journal").resolve(StateSnapshot.FILE);
+        assertThat(snapshot).exists();
+        try (FileChannel ch = FileChannel.open(snapshot, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+            long middle = ch.size() / 2;
+            ch.read(b, middle);
+            b.put(0, (byte) (b.get(0) ^ 0x01));
+            b.rewind();
+            ch.write(b, middle);
+        }
+        try (Ledger ledger = open()) {
+            for (int i = 0; i < 50; i++) {
+                int run = i;
+                assertThat(ledger.phaseOf("r-" + run)).isEqualTo(RunLifecycle.Phase.COMPLETED);
+                assertThatThrownBy(() -> ledger.append(TestEvents.command("r-" + run, "c-1", "queued")))
+                        .isInstanceOf(RejectedEventException.class);
+            }
+        }
+    }
+
+    @Test
+    void shouldKeepMemoryBoundedForAHugeDamagedExcerpt() {
+        String garbage = "x".repeat(8 << 20);
+        long index = JournalSurgery.appendGarbage(dir.resolve("journal"), garbage);
+        try (Journal j = Journal.openExisting(dir.resolve("journal")); JournalReader reader = j.readFrom(Journal.NONE)) {
+            JournalEntry entry = reader.next();
+            assertThat(entry).isInstanceOf(JournalEntry.Unreadable.class);
+            JournalEntry.Unreadable bad = (JournalEntry.Unreadable) entry;
+            assertThat(bad.index()).isEqualTo(index);
+            assertThat(bad.length()).isEqualTo(8 << 20);
+            assertThat(bad.prefix()).hasSize(JournalEntry.Unreadable.MAX_KEPT_BYTES);
+            assertThat(bad.text()).hasSizeLessThan(20_000).endsWith("(" + (8 << 20) + " bytes in all)");
+            assertThat(JournalAudit.verify(j).damaged()).singleElement()
+                    .satisfies(d -> assertThat(d.reason()).hasSizeLessThanOrEqualTo(203));
+        }
+    }
+
+    /**
+     * A journal written by the format before checksums (version 1 excerpts), kept as a fixture: it must
+     * open, read and export byte for byte forever, reported as unchecked, and take new (checked) appends.
+     */
+    @Test
+    void shouldReadAJournalWrittenBeforeChecksums() throws IOException {
+        Path journal = unzip("/fixtures/journal-v1.zip", dir.resolve("v1"));
+        String expected;
+        try (InputStream in = JournalIntegrityTest.class.getResourceAsStream("/fixtures/journal-v1.ndjson")) {
+            expected = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        try (Journal j = Journal.openExisting(journal)) {
+            StringBuilder exported = new StringBuilder();
+            try (JournalReader reader = j.readFrom(Journal.NONE)) {
+                JournalEntry e;
+                while ((e = reader.next()) != null) {
+                    assertThat(e).isInstanceOf(JournalEntry.Event.class);
+                    exported.append(NdjsonCodec.encodeToString(((JournalEntry.Event) e).event())).append('\n');
+                }
+            }
+            assertThat(exported.toString()).isEqualTo(expected);
+            JournalAudit.Check check = JournalAudit.verify(j);
+            assertThat(check.ok()).isTrue();
+            assertThat(check.unchecked()).isEqualTo(check.excerpts()).isEqualTo(expected.lines().count());
+        }
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(journal).build())) {
+            List<String> runs = new ArrayList<>();
+            expected.lines().map(NdjsonCodec::decode).filter(e -> e instanceof RunEvent.RunCreated).forEach(e -> runs.add(e.runId()));
+            assertThat(runs).isNotEmpty();
+            ledger.append(TestEvents.created("after-upgrade"));
+            JournalAudit.Check check = JournalAudit.verify(ledger.journal());
+            assertThat(check.ok()).isTrue();
+            assertThat(check.excerpts() - check.unchecked()).isEqualTo(1);
+        }
+    }
+
+    private static Path unzip(String resource, Path target) throws IOException {
+        Files.createDirectories(target);
+        try (ZipInputStream zip = new ZipInputStream(JournalIntegrityTest.class.getResourceAsStream(resource))) {
+            ZipEntry entry;
+            while ((entry = zip.getNextEntry()) != null) {
+                Path file = target.resolve(entry.getName()).normalize();
+                if (!file.startsWith(target)) {
+                    throw new IOException("zip entry outside the target: " + entry.getName());
+                }
+                if (entry.isDirectory()) {
+                    Files.createDirectories(file);
+                    continue;
+                }
+                Files.createDirectories(file.getParent());
+                try (OutputStream out = Files.newOutputStream(file)) {
+                    zip.transferTo(out);
+                }
+            }
+        }
+        return target.resolve("journal");
+    }
+}
