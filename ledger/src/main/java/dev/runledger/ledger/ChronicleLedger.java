@@ -42,6 +42,7 @@ final class ChronicleLedger implements Ledger {
     private final RunTable runs;
     private final Durability durability;
     private final Metrics metrics;
+    private final DiskSpace disk;
     private final Thread syncer;
     private Thread appenderOwner;
     private int unsyncedEvents;
@@ -55,6 +56,7 @@ final class ChronicleLedger implements Ledger {
         this.runs = runs;
         this.durability = config.durability();
         this.metrics = new Metrics(config.meterRegistry());
+        this.disk = new DiskSpace(journal.directory(), config.diskSpace());
         this.appender = journal.createAppender();
         this.appenderOwner = Thread.currentThread();
         if (durability instanceof Durability.Sync sync) {
@@ -97,7 +99,8 @@ final class ChronicleLedger implements Ledger {
             if (v != null) {
                 throw reject(v, 0, event);
             }
-            return writeAndApply(event);
+            requireSpace(estimatedBytes(event), 1);
+            return writeAndApply(event, 0, 1);
         } finally {
             lock.unlock();
             metrics.latency.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
@@ -124,9 +127,14 @@ final class ChronicleLedger implements Ledger {
                 }
                 s.apply(event, Journal.NONE);
             }
-            long last = Journal.NONE;
+            long bytes = 0;
             for (RunEvent event : events) {
-                last = writeAndApply(event);
+                bytes += estimatedBytes(event);
+            }
+            requireSpace(bytes, events.size());
+            long last = Journal.NONE;
+            for (int i = 0; i < events.size(); i++) {
+                last = writeAndApply(events.get(i), i, events.size());
             }
             return last;
         } finally {
@@ -135,10 +143,38 @@ final class ChronicleLedger implements Ledger {
         }
     }
 
-    private long writeAndApply(RunEvent event) {
+    /** Refuses, before writing any of it, a batch the disk cannot take; the estimate errs on the large side. */
+    private void requireSpace(long bytes, int events) {
+        if (!disk.fits(bytes)) {
+            metrics.rejected.get(Reason.JOURNAL_FULL).increment();
+            throw new JournalFullException("journal " + journal.directory() + ": the disk has " + Math.max(0, disk.usableBytes())
+                    + " bytes free, too few for " + events + " event(s) of about " + bytes + " bytes and "
+                    + DiskSpace.RESERVE_BYTES + " bytes kept in reserve; nothing was appended", 0, events, null);
+        }
+    }
+
+    private static long estimatedBytes(RunEvent event) {
+        long json = switch (event.eventType()) {
+            case COMMAND_RECORDED -> ((RunEvent.CommandRecorded) event).command().json().length();
+            case SUMMARY_RECORDED -> ((RunEvent.SummaryRecorded) event).summary().length();
+            case RUN_CREATED, LABELS_CHANGED, RUN_COMPLETED, RUN_DELETED -> 0;
+        };
+        return json + 4096; // ids, labels and framing stay well below a page
+    }
+
+    private long writeAndApply(RunEvent event, int position, int batchSize) {
         claimAppender();
         byte[] buf = encoder.encode(event, micros(clock));
-        long index = ChronicleJournal.write(appender, buf, encoder.length());
+        long index;
+        try {
+            index = ChronicleJournal.write(appender, buf, encoder.length());
+        } catch (InternalError fault) {
+            // The disk filled under us after all (another process took the space): a mapped page could not be backed.
+            metrics.rejected.get(Reason.JOURNAL_FULL).increment();
+            throw new JournalFullException("journal " + journal.directory() + ": appended " + position + " of " + batchSize
+                    + " events before the disk filled (" + fault.getMessage() + ")", position, batchSize, fault);
+        }
+        disk.used(encoder.length());
         runs.apply(event, index);
         metrics.appended(event);
         if (durability instanceof Durability.Sync sync) {

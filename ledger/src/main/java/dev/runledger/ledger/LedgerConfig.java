@@ -13,12 +13,14 @@ public final class LedgerConfig {
     private final Durability durability;
     private final MeterRegistry meterRegistry;
     private final Clock clock;
+    private final DiskSpace.Probe diskSpace;
 
     private LedgerConfig(Builder b) {
         this.journalDirectory = b.journalDirectory;
         this.durability = b.durability;
         this.meterRegistry = b.meterRegistry;
         this.clock = b.clock;
+        this.diskSpace = b.diskSpace;
     }
 
     public static Builder builder(Path journalDirectory) {
@@ -42,6 +44,10 @@ public final class LedgerConfig {
         return clock;
     }
 
+    DiskSpace.Probe diskSpace() {
+        return diskSpace;
+    }
+
     @Override
     public String toString() {
         return "LedgerConfig[journal=" + journalDirectory + ", durability=" + durability + "]";
@@ -52,6 +58,7 @@ public final class LedgerConfig {
         private Durability durability = Durability.processCrash();
         private MeterRegistry meterRegistry = Metrics.globalRegistry;
         private Clock clock = Clock.systemUTC();
+        private DiskSpace.Probe diskSpace = DiskSpace.FILE_STORE;
 
         private Builder(Path journalDirectory) {
             this.journalDirectory = Objects.requireNonNull(journalDirectory, "journalDirectory");
@@ -69,6 +76,12 @@ public final class LedgerConfig {
 
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** For tests in this package: how free disk space is asked. */
+        Builder diskSpace(DiskSpace.Probe probe) {
+            this.diskSpace = Objects.requireNonNull(probe, "diskSpace");
             return this;
         }
 

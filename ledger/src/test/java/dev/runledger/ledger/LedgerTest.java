@@ -20,6 +20,31 @@ class LedgerTest {
     Path dir;
 
     @Test
+    void shouldRefuseABatchTheDiskCannotTakeAndAppendAgainWhenSpaceReturns() {
+        // Less than 100 commands need; the ledger asks the disk when it opens, then as space runs short.
+        java.util.concurrent.atomic.AtomicLong free = new java.util.concurrent.atomic.AtomicLong(DiskSpace.RESERVE_BYTES + 100_000);
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).diskSpace(d -> free.get()).build())) {
+            ledger.append(TestEvents.created("r-1"));
+            long head = ledger.journal().headIndex();
+            List<RunEvent> batch = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                batch.add(TestEvents.command("r-1", "c-" + i, "queued"));
+            }
+
+            assertThatThrownBy(() -> ledger.append(batch)).isInstanceOfSatisfying(JournalFullException.class, e -> {
+                assertThat(e.appended()).isZero();
+                assertThat(e.attempted()).isEqualTo(100);
+                assertThat(e).hasMessageContaining("too few for 100 event(s)").hasMessageContaining("nothing was appended");
+            });
+            assertThat(ledger.journal().headIndex()).as("nothing of the batch written").isEqualTo(head);
+
+            free.set(1L << 30); // space returns
+            assertThat(ledger.append(batch)).isGreaterThan(head);
+            assertThat(ledger.journal().countBetween(head, ledger.journal().headIndex())).isEqualTo(100);
+        }
+    }
+
+    @Test
     void shouldReturnIncreasingIndexesReadableFromTheJournal() {
         try (Ledger ledger = Ledger.open(dir)) {
             long a = ledger.append(TestEvents.created("r-1"));

@@ -1,6 +1,7 @@
 package dev.runledger.server;
 
 import dev.runledger.ledger.InvalidEventException;
+import dev.runledger.ledger.JournalFullException;
 import dev.runledger.ledger.Ledger;
 import dev.runledger.ledger.NdjsonReader;
 import dev.runledger.ledger.RejectedEventException;
@@ -72,6 +73,10 @@ final class EventsEndpoint {
             long line = batch.lineOf(rejected.batchPosition());
             throw new HttpError(409, "EventRejected", "line " + line + ": " + rejected.detail() + " (nothing was appended)",
                     line, null);
+        } catch (JournalFullException full) {
+            // 507 Insufficient Storage: the request was fine, the server's disk is not; retry once space returns.
+            throw new HttpError(507, "JournalFull", full.getMessage(), full.appended() == 0 ? null
+                    : (long) batch.lineOf(full.appended()), null);
         }
         int count = events.size();
         e.sendJson(200, g -> {
