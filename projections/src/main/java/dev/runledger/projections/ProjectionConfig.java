@@ -20,6 +20,7 @@ public final class ProjectionConfig {
     private final Duration pollInterval;
     private final MeterRegistry meterRegistry;
     private final WorkerFailureHandler failureHandler;
+    private final Projector.WriterFactory writerFactory;
 
     private ProjectionConfig(Builder b) {
         this.database = b.database;
@@ -32,6 +33,7 @@ public final class ProjectionConfig {
         this.pollInterval = b.pollInterval;
         this.meterRegistry = b.meterRegistry;
         this.failureHandler = b.failureHandler;
+        this.writerFactory = b.writerFactory != null ? b.writerFactory : () -> Sqlite.openWriter(b.database);
     }
 
     public static Builder builder(Path database, Journal journal) {
@@ -78,6 +80,11 @@ public final class ProjectionConfig {
         return failureHandler;
     }
 
+    /** How the projector opens its writer connection (tests wrap it to make SQLite fail as a full disk does). */
+    Projector.WriterFactory writerFactory() {
+        return writerFactory;
+    }
+
     /** The name used in logs, thread names and messages: the database file's name. */
     public String name() {
         return database.getFileName().toString();
@@ -99,6 +106,7 @@ public final class ProjectionConfig {
         private Duration pollInterval = Duration.ofMillis(100);
         private MeterRegistry meterRegistry = Metrics.globalRegistry;
         private WorkerFailureHandler failureHandler = WorkerFailureHandler.logging();
+        private Projector.WriterFactory writerFactory;
 
         private Builder(Path database, Journal journal) {
             this.database = Objects.requireNonNull(database, "database").toAbsolutePath().normalize();
@@ -160,6 +168,12 @@ public final class ProjectionConfig {
 
         public Builder failureHandler(WorkerFailureHandler handler) {
             this.failureHandler = Objects.requireNonNull(handler, "failureHandler");
+            return this;
+        }
+
+        /** For tests in this package: how the projector's writer connection is opened. */
+        Builder writerFactory(Projector.WriterFactory factory) {
+            this.writerFactory = Objects.requireNonNull(factory, "writerFactory");
             return this;
         }
 

@@ -11,6 +11,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -97,18 +98,72 @@ final class ProjectionFile {
         return Files.deleteIfExists(sibling(".bak")) || found;
     }
 
-    /** A scratch directory beside the file for a verify replay; {@link #deleteScratch} removes it. */
-    Path createScratchDirectory() throws IOException {
-        return Files.createTempDirectory(file.getParent(), VERIFY_PREFIX + name() + "-");
+    /**
+     * A scratch directory beside the file for a verify replay, locked while in use. A verify killed with
+     * {@code kill -9} leaves its directory behind but not its lock (the OS drops it), so the next verify
+     * removes every unlocked one.
+     */
+    Scratch createScratch() throws IOException {
+        removeStaleScratch();
+        Path dir = Files.createTempDirectory(file.getParent(), VERIFY_PREFIX + name() + "-");
+        return new Scratch(dir, ExclusiveFileLock.acquire(dir.resolve(".lock"), "verify scratch " + dir + " is in use"));
     }
 
-    static void deleteScratch(Path dir) throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(f);
+    private void removeStaleScratch() throws IOException {
+        List<Path> dirs;
+        try (Stream<Path> siblings = Files.list(file.getParent())) {
+            dirs = siblings.filter(p -> p.getFileName().toString().startsWith(VERIFY_PREFIX + name() + "-")
+                    && Files.isDirectory(p)).toList();
+        }
+        for (Path dir : dirs) {
+            ExclusiveFileLock lock;
+            try {
+                lock = ExclusiveFileLock.acquire(dir.resolve(".lock"), "verify scratch " + dir + " is in use");
+            } catch (IllegalStateException inUse) {
+                continue; // a verify running now
+            }
+            try (lock) {
+                deleteContents(dir);
+            }
+            Files.deleteIfExists(dir.resolve(".lock"));
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /** A verify's scratch directory: deleted, with its lock released, when closed. */
+    static final class Scratch implements AutoCloseable {
+        private final Path dir;
+        private final ExclusiveFileLock lock;
+
+        private Scratch(Path dir, ExclusiveFileLock lock) {
+            this.dir = dir;
+            this.lock = lock;
+        }
+
+        Path resolve(String name) {
+            return dir.resolve(name);
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                deleteContents(dir);
+            } finally {
+                lock.close();
+                Files.deleteIfExists(dir.resolve(".lock"));
+                Files.deleteIfExists(dir);
             }
         }
-        Files.deleteIfExists(dir);
+    }
+
+    private static void deleteContents(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (!f.getFileName().toString().equals(".lock")) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
     }
 
     /**

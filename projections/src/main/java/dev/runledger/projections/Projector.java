@@ -28,10 +28,17 @@ final class Projector implements Runnable {
         void failed(String error, boolean fatal);
     }
 
+    /** Opens the projector's writer connection; called again after a failure, since a failed connection can lie. */
+    @FunctionalInterface
+    interface WriterFactory {
+        Connection open() throws SQLException;
+    }
+
     private final ProjectionConfig config;
     private final Journal journal;
-    private final Connection writer;
-    private final ApplyEngine engine;
+    private final WriterFactory writers;
+    private Connection writer;
+    private ApplyEngine engine;
     private final ProjectionMetrics metrics;
     private final Listener listener;
     private volatile boolean running = true;
@@ -39,16 +46,61 @@ final class Projector implements Runnable {
     private long reportedHandled;
     private long reportedQuarantined;
 
-    /** Takes ownership of {@code writer}: closed when {@link #run()} ends. */
-    Projector(ProjectionConfig config, Connection writer, ProjectionMetrics metrics, long checkpoint, Listener listener)
+    /** Opens its first writer now (so a file that cannot be opened fails the caller); closes it when {@link #run()} ends. */
+    Projector(ProjectionConfig config, WriterFactory writers, ProjectionMetrics metrics, long checkpoint, Listener listener)
             throws SQLException {
         this.config = config;
         this.journal = config.journal();
-        this.writer = writer;
-        this.engine = new ApplyEngine(writer, config.name(), config.strict(), config.maxCachedRuns());
+        this.writers = writers;
+        openWriter();
         this.metrics = metrics;
         this.applied = checkpoint;
         this.listener = listener;
+    }
+
+    private void openWriter() throws SQLException {
+        writer = writers.open();
+        try {
+            engine = new ApplyEngine(writer, config.name(), config.strict(), config.maxCachedRuns());
+        } catch (SQLException e) {
+            writer.close();
+            throw e;
+        }
+    }
+
+    /**
+     * After a failure the connection is not trusted again. SQLite rolls a whole transaction back by itself
+     * on some errors (a full disk, an I/O error); sqlite-jdbc's rollback() then fails before it can begin
+     * the next transaction, and the connection silently autocommits every later statement: rows landed
+     * past the checkpoint and commit() failed forever. A fresh connection starts clean.
+     */
+    private void reopenWriter() {
+        engine.rollback();
+        closeWriter();
+        try {
+            openWriter();
+        } catch (SQLException e) {
+            engine = null;
+            writer = null;
+            throw new IllegalStateException("cannot reopen the projection's writer: " + e.getMessage(), e);
+        }
+    }
+
+    private void closeWriter() {
+        try {
+            if (engine != null) {
+                engine.close();
+            }
+        } catch (SQLException ignored) {
+            // statements of a connection being discarded
+        }
+        try {
+            if (writer != null) {
+                writer.close();
+            }
+        } catch (SQLException ignored) {
+            // a broken connection is being discarded anyway
+        }
     }
 
     /** Asks the loop to stop after its current batch; {@link #run()} then commits nothing more and returns. */
@@ -70,6 +122,9 @@ final class Projector implements Runnable {
         try {
             while (running) {
                 try {
+                    if (engine == null) {
+                        reopenWriter(); // the last attempt to reopen failed: try again
+                    }
                     JournalEntry entry = reader.next(config.pollInterval());
                     if (entry != null) {
                         batch(reader, entry);
@@ -86,11 +141,18 @@ final class Projector implements Runnable {
                             + applied, poison);
                     return;
                 } catch (Exception e) {
-                    engine.rollback();
                     listener.failed(e.toString(), false);
                     config.failureHandler().onFailure(worker, "cannot apply batch after checkpoint " + applied
                             + "; retrying in " + backoffMillis + " ms", e);
                     reader.close();
+                    try {
+                        if (engine != null) {
+                            reopenWriter();
+                        }
+                    } catch (RuntimeException reopen) {
+                        config.failureHandler().onFailure(worker, "cannot reopen the writer; retrying", reopen);
+                    }
+                    refreshLag(); // the lag keeps growing while batches fail: say so
                     LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
                     backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF_MILLIS);
                     reader = journal.readAfter(applied);
@@ -98,12 +160,7 @@ final class Projector implements Runnable {
             }
         } finally {
             reader.close();
-            try {
-                engine.close();
-                writer.close();
-            } catch (SQLException e) {
-                config.failureHandler().onFailure(worker, "cannot close the writer", e);
-            }
+            closeWriter();
         }
     }
 

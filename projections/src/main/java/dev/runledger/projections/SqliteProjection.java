@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,6 +34,7 @@ final class SqliteProjection implements Projection {
     private volatile long appliedIndex = Journal.NONE;
     private volatile ProjectionStatus.State state = ProjectionStatus.State.RUNNING;
     private volatile String lastError;
+    private volatile Instant degradedSince;
     private volatile boolean running = true;
     private volatile int schemaVersion;
     /** Guards starting a worker against close(): once closing, no new projector thread starts. */
@@ -127,9 +129,14 @@ final class SqliteProjection implements Projection {
             readPool = new ReadPool(name, file.path(), config.readers());
         }
         schemaVersion = config.schemaVersion();
-        Projector p = new Projector(config, Sqlite.openWriter(file.path()), metrics, checkpoint, new Projector.Listener() {
+        Projector p = new Projector(config, config.writerFactory(), metrics, checkpoint, new Projector.Listener() {
             @Override
             public void committed(long lastIndex) {
+                if (state == ProjectionStatus.State.DEGRADED) {
+                    LOG.info("projection {} - recovered: batches commit again (checkpoint {})", name, lastIndex);
+                    state = ProjectionStatus.State.RUNNING;
+                    degradedSince = null;
+                }
                 publish(lastIndex);
             }
 
@@ -138,6 +145,9 @@ final class SqliteProjection implements Projection {
                 lastError = error;
                 if (fatal) {
                     state = ProjectionStatus.State.FAILED;
+                } else if (state == ProjectionStatus.State.RUNNING) {
+                    degradedSince = Instant.now();
+                    state = ProjectionStatus.State.DEGRADED;
                 }
             }
         });
@@ -226,12 +236,12 @@ final class SqliteProjection implements Projection {
         long head = journal.headIndex();
         Projector p = projector;
         return new ProjectionStatus(name, journal.id(), head, appliedIndex, metrics.lagEvents.get(), schemaVersion, state,
-                p == null ? 0 : p.quarantined(), metrics.rebuildProgress, lastError);
+                p == null ? 0 : p.quarantined(), metrics.rebuildProgress, lastError, degradedSince);
     }
 
     @Override
     public void close() {
-        if (state == ProjectionStatus.State.RUNNING && running) {
+        if ((state == ProjectionStatus.State.RUNNING || state == ProjectionStatus.State.DEGRADED) && running) {
             // Graceful: apply what the journal already holds, so the final checkpoint covers every append.
             try {
                 awaitApplied(journal.headIndex(), Duration.ofSeconds(5));

@@ -33,7 +33,6 @@ final class Verifier {
     }
 
     static Verification verify(Journal journal, ProjectionFile file, Rebuild.ProgressListener progress) {
-        Path dir = null;
         try {
             if (!file.exists()) {
                 throw new IllegalArgumentException("no projection at " + file);
@@ -47,41 +46,39 @@ final class Verifier {
                 return new Verification(false, meta.checkpoint(), 0, 0, List.of("projection_meta: unknown schema_version "
                         + meta.schemaVersion()));
             }
-            dir = file.createScratchDirectory();
-            Path fresh = dir.resolve("replay.sqlite");
-            Replay.Outcome o = Replay.build(new Replay.Options(file.name(), journal, fresh, meta.schemaVersion(), false, 2,
-                    meta.checkpoint(), () -> Thread.currentThread().isInterrupted()), progress);
-            List<String> differences = new ArrayList<>();
-            try (Connection c = Sqlite.openReader(file.path())) {
-                c.setAutoCommit(true);
-                try (PreparedStatement attach = c.prepareStatement("ATTACH DATABASE ? AS fresh")) {
-                    attach.setString(1, fresh.toString());
-                    attach.execute();
-                }
-                c.setAutoCommit(false);
-                for (Table t : TABLES) {
-                    compare(c, t, differences);
-                    if (differences.size() >= MAX_DIFFERENCES) {
-                        break;
-                    }
-                }
-                c.rollback();
+            try (ProjectionFile.Scratch scratch = file.createScratch()) {
+                return compare(journal, file, meta, scratch.resolve("replay.sqlite"), progress);
             }
-            return new Verification(differences.isEmpty(), meta.checkpoint(), o.runs(), o.commands(), List.copyOf(differences));
         } catch (SQLException | IOException e) {
             throw new IllegalStateException("verify of " + file + " failed: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("verify of " + file + " interrupted", e);
-        } finally {
-            if (dir != null) {
-                try {
-                    ProjectionFile.deleteScratch(dir);
-                } catch (IOException ignored) {
-                    // a scratch directory left behind is harmless
+        }
+    }
+
+    /** Replays up to the file's checkpoint into {@code fresh} and compares every table with the file's. */
+    private static Verification compare(Journal journal, ProjectionFile file, ProjectionFile.Meta meta, Path fresh,
+                                        Rebuild.ProgressListener progress) throws SQLException, InterruptedException {
+        Replay.Outcome o = Replay.build(new Replay.Options(file.name(), journal, fresh, meta.schemaVersion(), false, 2,
+                meta.checkpoint(), () -> Thread.currentThread().isInterrupted()), progress);
+        List<String> differences = new ArrayList<>();
+        try (Connection c = Sqlite.openReader(file.path())) {
+            c.setAutoCommit(true);
+            try (PreparedStatement attach = c.prepareStatement("ATTACH DATABASE ? AS fresh")) {
+                attach.setString(1, fresh.toString());
+                attach.execute();
+            }
+            c.setAutoCommit(false);
+            for (Table t : TABLES) {
+                compare(c, t, differences);
+                if (differences.size() >= MAX_DIFFERENCES) {
+                    break;
                 }
             }
+            c.rollback();
         }
+        return new Verification(differences.isEmpty(), meta.checkpoint(), o.runs(), o.commands(), List.copyOf(differences));
     }
 
     private static void compare(Connection c, Table t, List<String> out) throws SQLException {

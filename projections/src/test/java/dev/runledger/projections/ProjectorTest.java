@@ -64,7 +64,7 @@ class ProjectorTest {
                 .pollInterval(Duration.ofMillis(10))
                 .failureHandler((worker, context, failure) -> handled.add(worker + " - " + context + ": " + failure))
                 .build();
-        projector = new Projector(config, Sqlite.openWriter(db),
+        projector = new Projector(config, config.writerFactory(),
                 new ProjectionMetrics(new SimpleMeterRegistry(), config.name()), Journal.NONE, new Projector.Listener() {
                     @Override
                     public void committed(long lastIndex) {

@@ -187,12 +187,18 @@ public final class RunLedgerServer implements AutoCloseable {
         }
     }
 
+    /**
+     * 200 while the projection serves (also when {@code degraded}: reads answer from the last checkpoint
+     * while failing batches are retried), 503 when it failed for good. The lag is the real distance from the
+     * journal head, growing while batches fail.
+     */
     private void health(Exchange e) throws IOException {
         ProjectionStatus s = projection.status();
         int status = s.state() == ProjectionStatus.State.FAILED ? 503 : 200;
+        String state = s.state().name().toLowerCase(java.util.Locale.ROOT);
         e.sendJson(status, g -> {
             g.writeStartObject();
-            g.writeStringField("status", s.state() == ProjectionStatus.State.RUNNING ? "ok" : s.state().name().toLowerCase());
+            g.writeStringField("status", s.state() == ProjectionStatus.State.RUNNING ? "ok" : state);
             g.writeObjectFieldStart("journal");
             g.writeStringField("id", s.journalId());
             g.writeNumberField("head", s.journalHead());
@@ -202,13 +208,16 @@ public final class RunLedgerServer implements AutoCloseable {
             g.writeNumberField("checkpoint", s.checkpoint());
             g.writeNumberField("lagEvents", s.lagEvents());
             g.writeNumberField("schemaVersion", s.schemaVersion());
-            g.writeStringField("state", s.state().name().toLowerCase());
+            g.writeStringField("state", state);
             g.writeNumberField("quarantined", s.quarantined());
             if (s.rebuildProgress() >= 0) {
                 g.writeNumberField("rebuildProgress", s.rebuildProgress());
             }
             if (s.lastError() != null) {
                 g.writeStringField("lastError", s.lastError());
+            }
+            if (s.degradedSince() != null) {
+                g.writeStringField("degradedSince", s.degradedSince().toString());
             }
             g.writeEndObject();
             g.writeEndObject();

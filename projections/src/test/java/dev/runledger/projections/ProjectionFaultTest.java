@@ -1,0 +1,103 @@
+package dev.runledger.projections;
+
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.LedgerConfig;
+import dev.runledger.ledger.RunEvent;
+import dev.runledger.ledger.TestEvents;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The projection keeps its promise under faults: a batch that fails (here: the disk is full, as SQLite
+ * sees it with {@code PRAGMA max_page_count}) rolls back whole, rows and checkpoint together; the
+ * status says {@code DEGRADED} with the real lag; and the projector recovers by itself when space returns.
+ */
+class ProjectionFaultTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldRollBackWholeBatchesWhileTheDiskIsFullAndRecoverWhenSpaceReturns() throws Exception {
+        AtomicInteger maxPages = new AtomicInteger(40); // ~160 KiB: a few runs fit, then the "disk" is full
+        List<String> failures = new CopyOnWriteArrayList<>();
+        Path db = dir.resolve("p.sqlite");
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).build());
+             Projection projection = Projection.open(ProjectionConfig.builder(db, ledger.journal())
+                     .pollInterval(Duration.ofMillis(10)).maxBatchEvents(60)
+                     .failureHandler((worker, context, failure) -> failures.add(context + ": " + failure))
+                     .writerFactory(() -> {
+                         Connection c = Sqlite.openWriter(db);
+                         Sqlite.exec(c, "PRAGMA max_page_count = " + maxPages.get());
+                         return c;
+                     }).build())) {
+            long head = Journal.NONE;
+            for (int r = 0; r < 30; r++) {
+                List<RunEvent> run = new ArrayList<>();
+                run.add(TestEvents.created("run-" + r, Map.of("n", Integer.toString(r), "lab", "north")));
+                for (int c = 0; c < 40; c++) {
+                    run.add(TestEvents.command("run-" + r, "c-" + c, "succeeded"));
+                }
+                run.add(TestEvents.completed("run-" + r));
+                head = ledger.append(run);
+            }
+            long lastIndex = head;
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> failures.size() >= 3);
+            ProjectionStatus degraded = projection.status();
+            assertThat(degraded.state()).isEqualTo(ProjectionStatus.State.DEGRADED);
+            assertThat(degraded.degradedSince()).isNotNull();
+            assertThat(degraded.lastError()).contains("SQLITE_FULL");
+            assertThat(degraded.checkpoint()).isLessThan(lastIndex);
+            assertThat(degraded.lagEvents()).as("real lag while batches fail")
+                    .isEqualTo(ledger.journal().countBetween(degraded.checkpoint(), lastIndex));
+            assertThat(failures).allSatisfy(f -> assertThat(f).startsWith("cannot apply batch after checkpoint"));
+            assertConsistentWithCheckpoint(db);
+
+            maxPages.set(1_000_000); // space returns
+            assertThat(projection.awaitApplied(lastIndex, Duration.ofSeconds(30))).as("recovered by itself").isTrue();
+            await().atMost(Duration.ofSeconds(5)).until(() -> projection.status().lagEvents() == 0);
+            ProjectionStatus recovered = projection.status();
+            assertThat(recovered.state()).isEqualTo(ProjectionStatus.State.RUNNING);
+            assertThat(recovered.degradedSince()).isNull();
+            assertThat(projection.queries().runs(RunQuery.builder().label("lab", "north").pageLength(100).build()).runs())
+                    .hasSize(30);
+            assertThat(Rebuild.verify(ledger.journal(), db, null).equal()).isTrue();
+        }
+    }
+
+    /** Nothing past the checkpoint: every label, command and tombstone row belongs to a run the checkpoint covers. */
+    private static void assertConsistentWithCheckpoint(Path db) throws SQLException {
+        try (Connection c = Sqlite.openReader(db); Statement s = c.createStatement()) {
+            assertThat(scalar(s, "SELECT count(*) FROM run_labels WHERE run_id NOT IN (SELECT id FROM runs)"))
+                    .as("label rows of runs the checkpoint does not cover").isZero();
+            assertThat(scalar(s, "SELECT count(*) FROM run_commands WHERE run_id NOT IN (SELECT id FROM runs)"))
+                    .as("command rows of runs the checkpoint does not cover").isZero();
+            assertThat(scalar(s, "SELECT count(*) FROM run_commands"))
+                    .isEqualTo(scalar(s, "SELECT ifnull(sum(command_count), 0) FROM runs"));
+            c.rollback();
+        }
+    }
+
+    private static long scalar(Statement s, String sql) throws SQLException {
+        try (ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+}
