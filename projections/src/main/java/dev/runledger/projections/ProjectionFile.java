@@ -185,6 +185,25 @@ final class ProjectionFile {
         Files.deleteIfExists(backup);
     }
 
+    /**
+     * Renames an unreadable file (and its WAL) to {@code FILE.corrupt-<UTC time>}, keeping it for a person
+     * to look at while a rebuild makes a new one. Returns the new name.
+     */
+    Path moveAside() throws IOException {
+        String stamp = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+                .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now());
+        Path aside = sibling(".corrupt-" + stamp);
+        Files.move(file, aside, StandardCopyOption.ATOMIC_MOVE);
+        for (String suffix : new String[] {"-wal", "-shm"}) {
+            Path companion = sibling(suffix);
+            if (Files.exists(companion)) {
+                Files.move(companion, aside.resolveSibling(aside.getFileName() + suffix), StandardCopyOption.ATOMIC_MOVE);
+            }
+        }
+        fsyncDirectory(file.getParent());
+        return aside;
+    }
+
     /** Removes a SQLite file and its companions; true if the file itself was there. */
     static boolean deleteWithCompanions(Path sqliteFile) throws IOException {
         boolean existed = Files.deleteIfExists(sqliteFile);

@@ -20,6 +20,7 @@ final class ProjectionMetrics implements AutoCloseable {
     volatile double lagSeconds;
     volatile double rebuildProgress = -1;
     final Counter rebuildEvents;
+    final Counter setAside;
     private final MeterRegistry registry;
     private final List<Meter> meters = new ArrayList<>();
 
@@ -40,6 +41,8 @@ final class ProjectionMetrics implements AutoCloseable {
                 .description("Progress of the running rebuild, 0..1 (0 when none runs)").tags(tags).register(registry));
         rebuildEvents = keep(Counter.builder("rebuild.events").description("Events replayed by rebuilds")
                 .tags(tags).register(registry));
+        setAside = keep(Counter.builder("projection.corrupt.files").description("Unreadable projection files moved aside"
+                + " (FILE.corrupt-TIME) and rebuilt").tags(tags).register(registry));
     }
 
     private <M extends Meter> M keep(M meter) {

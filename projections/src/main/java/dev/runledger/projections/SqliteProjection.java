@@ -6,6 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -73,7 +74,10 @@ final class SqliteProjection implements Projection {
                 try {
                     meta = file.readMeta();
                 } catch (SQLException e) {
-                    LOG.warn("projection {} - unreadable ({}); it will be rebuilt", file, e.getMessage());
+                    Path aside = file.moveAside();
+                    metrics.setAside.increment();
+                    LOG.warn("projection {} - unreadable ({}); kept as {} and rebuilt from the journal", name,
+                            e.getMessage(), aside.getFileName());
                 }
             }
             if (meta != null && meta.journalId() != null && !meta.journalId().equals(journal.id())) {

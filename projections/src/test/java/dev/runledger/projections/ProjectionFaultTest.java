@@ -81,6 +81,33 @@ class ProjectionFaultTest {
         }
     }
 
+    @Test
+    void shouldSetAnUnreadableFileAsideAndRebuildIt() throws Exception {
+        Path db = dir.resolve("p.sqlite");
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).build())) {
+            long head = ledger.append(List.of(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued")));
+            try (Projection projection = Projection.open(ProjectionConfig.builder(db, ledger.journal()).build())) {
+                assertThat(projection.awaitApplied(head, Duration.ofSeconds(10))).isTrue();
+            }
+            byte[] garbage = "this is not SQLite any more".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(db, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(garbage), 0);
+            }
+            io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+            try (Projection projection = Projection.open(ProjectionConfig.builder(db, ledger.journal()).meterRegistry(registry).build())) {
+                assertThat(projection.awaitApplied(head, Duration.ofSeconds(20))).isTrue();
+                assertThat(projection.queries().command("r-1", "c-1")).isPresent();
+                assertThat(registry.get("projection.corrupt.files").counter().count()).isEqualTo(1);
+            }
+            try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir)) {
+                List<Path> aside = files.filter(f -> f.getFileName().toString().startsWith("p.sqlite.corrupt-")
+                        && !f.getFileName().toString().endsWith("-wal") && !f.getFileName().toString().endsWith("-shm")).toList();
+                assertThat(aside).singleElement().satisfies(f -> assertThat(new String(java.nio.file.Files.readAllBytes(f),
+                        0, garbage.length, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("this is not SQLite any more"));
+            }
+        }
+    }
+
     /** Nothing past the checkpoint: every label, command and tombstone row belongs to a run the checkpoint covers. */
     private static void assertConsistentWithCheckpoint(Path db) throws SQLException {
         try (Connection c = Sqlite.openReader(db); Statement s = c.createStatement()) {
