@@ -28,7 +28,7 @@ public final class BenchMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> sections = new LinkedHashSet<>(args.length == 0
-                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "memory", "http") : List.of(args));
+                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http") : List.of(args));
         List<Row> rows = new ArrayList<>();
         System.out.printf("Run Ledger benchmarks on %d cores, %s %s, JDK %s%n", Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.name"), System.getProperty("os.arch"), Runtime.version());
@@ -41,9 +41,10 @@ public final class BenchMain {
                 case "queries" -> rows.addAll(queries());
                 case "rebuild" -> rows.addAll(RebuildHarness.rebuild());
                 case "memory" -> rows.addAll(RebuildHarness.boundedMemory());
+                case "verify" -> rows.addAll(RebuildHarness.verifyJournal());
                 case "http" -> rows.addAll(HttpHarness.run());
                 default -> throw new IllegalArgumentException("unknown section " + section
-                        + " (expected append, open, projection, lag, queries, rebuild, memory, http)");
+                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http)");
             }
         }
         System.out.println("\n== summary (2-core machine; each baseline measured in the same run) ==");
@@ -100,6 +101,16 @@ public final class BenchMain {
                     threads == 1 ? "p99 <= 2 µs" : "(measured)", threads == 1 ? ledger.p99() <= 2_000 : null));
             rows.add(new Row("append from JSON text (parse + append), " + t,
                     Row.fmt("%,.0f/s, p99 %.2f µs", json.opsPerSecond(), json.p99() / 1e3), "-", "-", "(measured)", null));
+            if (threads == 1) {
+                Stats crc = stats.get("crc32cOfAnExcerpt");
+                double perAppendNs = 1e9 / ledger.opsPerSecond();
+                double crcNs = 1e9 / crc.opsPerSecond();
+                double unchecked = 1e9 / (perAppendNs - crcNs);
+                rows.add(new Row("append checksum: CRC-32C of one excerpt", Row.fmt("%.0f ns of %.0f ns per append", crcNs,
+                        perAppendNs), Row.fmt("unchecked %,.0f/s (derived)", unchecked),
+                        Row.fmt("%.2fx unchecked", ledger.opsPerSecond() / unchecked), ">= 0.8x unchecked",
+                        ledger.opsPerSecond() / unchecked >= 0.8));
+            }
         }
         return rows;
     }
