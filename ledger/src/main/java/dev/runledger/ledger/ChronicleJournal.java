@@ -204,15 +204,29 @@ final class ChronicleJournal implements Journal {
         boolean accept(long index, byte[] buf, int length);
     }
 
-    /**
-     * Hands every excerpt from the start to {@code sink} as stored, unchecked. An excerpt longer than
-     * {@link #MAX_EXCERPT_BYTES} (only a damaged length field makes one) is handed over cut to that size,
-     * so memory stays bounded. Returns the index of the last excerpt read, or {@link #NONE}.
-     */
+    /** {@link #readRaw(long, RawSink)} from the start. */
     long readRaw(RawSink sink) {
+        return readRaw(NONE, sink);
+    }
+
+    /**
+     * Hands every excerpt after {@code after} ({@link #NONE}: from the start) to {@code sink} as stored,
+     * unchecked. An excerpt longer than {@link #MAX_EXCERPT_BYTES} (only a damaged length field makes one)
+     * is handed over cut to that size, so memory stays bounded. Returns the index of the last excerpt
+     * read, or {@code after} if there was none.
+     */
+    long readRaw(long after, RawSink sink) {
         byte[] buf = new byte[64 * 1024];
-        long last = NONE;
+        long last = after;
         try (ExcerptTailer tailer = queue.createTailer()) {
+            if (after != NONE) {
+                if (!tailer.moveToIndex(after)) {
+                    throw new IllegalStateException(this + " holds no excerpt at index " + after);
+                }
+                try (DocumentContext skipped = tailer.readingDocument()) {
+                    skipped.isPresent(); // the caller has read this one already
+                }
+            }
             while (true) {
                 try (DocumentContext dc = tailer.readingDocument()) {
                     if (!dc.isPresent()) {

@@ -43,20 +43,35 @@ final class ChronicleLedger implements Ledger {
     private final Durability durability;
     private final Metrics metrics;
     private final DiskSpace disk;
+    private final Sealer sealer;
+    private final JournalIntegrity integrity;
+    private final boolean refuseAppends;
     private final Thread syncer;
+    private final Thread sealerThread;
+    /** The last index the appender synced to disk (Sync durability), or NONE. */
+    private volatile long syncedIndex = Journal.NONE;
+    private long lastAppended = Journal.NONE;
     private Thread appenderOwner;
     private int unsyncedEvents;
     private long lastSyncNanos = System.nanoTime();
     private volatile boolean closed;
 
-    private ChronicleLedger(ChronicleJournal journal, ExclusiveFileLock fileLock, LedgerConfig config, RunTable runs) {
+    private ChronicleLedger(ChronicleJournal journal, ExclusiveFileLock fileLock, LedgerConfig config, RunTable runs,
+                            SealCheck.Outcome sealed) {
         this.journal = journal;
         this.fileLock = fileLock;
         this.clock = config.clock();
         this.runs = runs;
         this.durability = config.durability();
         this.metrics = new Metrics(config.meterRegistry());
+        io.micrometer.core.instrument.Gauge.builder("ledger.journal.missing.events", sealed.integrity(),
+                        JournalIntegrity::missingEvents)
+                .description("Events the journal's seal vouched for that it no longer held at open")
+                .register(config.meterRegistry());
         this.disk = new DiskSpace(journal.directory(), config.diskSpace());
+        this.integrity = sealed.integrity();
+        this.refuseAppends = !integrity.intact() && config.refuseAppendsAfterLoss();
+        this.sealer = new Sealer(journal, sealed.trusted());
         this.appender = journal.createAppender();
         this.appenderOwner = Thread.currentThread();
         if (durability instanceof Durability.Sync sync) {
@@ -65,6 +80,34 @@ final class ChronicleLedger implements Ledger {
             syncer.start();
         } else {
             syncer = null;
+        }
+        long interval = config.sealInterval().toNanos();
+        sealerThread = new Thread(() -> sealLoop(interval), "runledger-journal-sealer");
+        sealerThread.setDaemon(true);
+        if (!refuseAppends) { // a refused journal keeps its old seal until a person accepts the loss
+            sealerThread.start();
+        }
+    }
+
+    /**
+     * Extends the seal in the background: over what was synced (Sync durability; the seal is then
+     * durable), or over everything appended (the default, where nothing is synced before close).
+     */
+    private void sealLoop(long intervalNanos) {
+        while (!closed) {
+            LockSupport.parkNanos(intervalNanos);
+            if (closed) {
+                return;
+            }
+            try {
+                if (durability instanceof Durability.Sync) {
+                    sealer.sealTo(syncedIndex, true);
+                } else {
+                    sealer.sealTo(journal.headIndex(), false);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("{}: cannot extend {}; retrying in the next interval", journal, Seal.FILE, e);
+            }
         }
     }
 
@@ -75,7 +118,8 @@ final class ChronicleLedger implements Ledger {
         ChronicleJournal journal = null;
         try {
             journal = ChronicleJournal.open(dir, true);
-            return new ChronicleLedger(journal, fileLock, config, RunTable.recover(journal));
+            SealCheck.Outcome sealed = SealCheck.check(journal);
+            return new ChronicleLedger(journal, fileLock, config, RunTable.recover(journal), sealed);
         } catch (RuntimeException e) {
             if (journal != null) {
                 journal.close();
@@ -175,6 +219,7 @@ final class ChronicleLedger implements Ledger {
                     + " events before the disk filled (" + fault.getMessage() + ")", position, batchSize, fault);
         }
         disk.used(encoder.length());
+        lastAppended = index;
         runs.apply(event, index);
         metrics.appended(event);
         if (durability instanceof Durability.Sync sync) {
@@ -210,6 +255,7 @@ final class ChronicleLedger implements Ledger {
     private void syncNow() {
         claimAppender();
         appender.sync();
+        syncedIndex = lastAppended;
         unsyncedEvents = 0;
         lastSyncNanos = System.nanoTime();
     }
@@ -235,6 +281,16 @@ final class ChronicleLedger implements Ledger {
         if (closed) {
             throw new IllegalStateException("ledger on " + journal.directory() + " is closed");
         }
+        if (refuseAppends) {
+            throw new IllegalStateException("ledger on " + journal.directory() + " refuses appends (strict mode): "
+                    + integrity.detail() + ". To accept the loss and append again: runledger repair --journal "
+                    + journal.directory() + " --accept-loss");
+        }
+    }
+
+    @Override
+    public JournalIntegrity integrity() {
+        return integrity;
     }
 
     @Override
@@ -272,6 +328,16 @@ final class ChronicleLedger implements Ledger {
         }
         if (syncer != null) {
             LockSupport.unpark(syncer);
+        }
+        if (!refuseAppends) {
+            LockSupport.unpark(sealerThread);
+            try {
+                sealerThread.join(TimeUnit.SECONDS.toMillis(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            // Durable only where this mode synced everything (Sync durability syncs at close above).
+            sealer.sealTo(journal.headIndex(), durability instanceof Durability.Sync);
         }
         journal.close();
         fileLock.close();

@@ -60,6 +60,15 @@ public final class JournalAudit {
     /** Checks every excerpt (checksums; structure of unchecked ones) and computes the chain head. */
     public static Check verify(Journal journal) {
         ChronicleJournal j = chronicle(journal);
+        Seal seal;
+        try {
+            seal = Seal.read(j.directory(), j.id());
+        } catch (java.io.IOException e) {
+            seal = null; // an unusable seal vouches for nothing; the ledger reports it at open
+        }
+        Seal sealed = seal;
+        boolean[] sealReached = {false};
+        String[] sealProblem = {null};
         Chain chain = new Chain(j.id());
         EventEncoding.Reader reader = new EventEncoding.Reader();
         List<DamagedRange> damaged = new ArrayList<>();
@@ -70,6 +79,13 @@ public final class JournalAudit {
             counts[0]++;
             counts[2] += length;
             chain.add(index, buf, length);
+            if (sealed != null && index == sealed.index()) {
+                sealReached[0] = true;
+                if (!java.util.Arrays.equals(chain.head, sealed.chain()) || counts[0] != sealed.events()) {
+                    sealProblem[0] = "the " + counts[0] + " excerpts up to sealed index " + index + " are not the "
+                            + sealed.events() + " that were sealed (chain head " + chain.hex() + ", sealed " + sealed.chainHex() + ")";
+                }
+            }
             String problem = null;
             try {
                 if (!reader.reset(buf, length).check()) {
@@ -95,6 +111,14 @@ public final class JournalAudit {
         });
         if (open[0] != Journal.NONE) {
             damaged.add(new DamagedRange(open[0], open[1], open[2], openReason[0]));
+        }
+        if (sealProblem[0] != null) {
+            damaged.add(new DamagedRange(j.firstIndex(), sealed.index(), sealed.events(), "chain mismatch: " + sealProblem[0]));
+        } else if (sealed != null && !sealReached[0]) {
+            damaged.add(new DamagedRange(last + 1, sealed.index(), Math.max(1, sealed.events() - counts[0]),
+                    "journal truncated: the seal vouched for " + sealed.events() + " events up to index " + sealed.index()
+                            + ", reading ends after " + counts[0] + (sealed.durable() ? " (they had been synced)"
+                            : " (within the durability window)")));
         }
         long head = j.headIndex();
         // Chronicle's own idea of the head can lag what reads (it is derived from its index pages), so only a
@@ -188,6 +212,15 @@ public final class JournalAudit {
             sha.update(CHAIN_SEED);
             sha.update(journalId.getBytes(StandardCharsets.UTF_8));
             head = sha.digest();
+        }
+
+        /** Continues a chain whose head (after some excerpt) is {@code head}. */
+        Chain(byte[] head) {
+            this.head = head.clone();
+        }
+
+        byte[] head() {
+            return head.clone();
         }
 
         void add(long excerptIndex, byte[] buf, int length) {

@@ -74,6 +74,13 @@ public interface Ledger extends AutoCloseable {
     /** Where the run stands, as the append rules see it. */
     RunLifecycle.Phase phaseOf(String runId);
 
+    /**
+     * What opening the ledger found when it compared the journal with its seal: intact, or how many
+     * events are missing after which index. The ledger appends on either way unless configured
+     * {@link LedgerConfig.Builder#refuseAppendsAfterLoss strictly}.
+     */
+    JournalIntegrity integrity();
+
     /** The journal this ledger appends to; readers may be opened on it. */
     Journal journal();
 

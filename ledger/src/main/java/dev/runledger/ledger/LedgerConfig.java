@@ -14,6 +14,8 @@ public final class LedgerConfig {
     private final MeterRegistry meterRegistry;
     private final Clock clock;
     private final DiskSpace.Probe diskSpace;
+    private final boolean refuseAppendsAfterLoss;
+    private final java.time.Duration sealInterval;
 
     private LedgerConfig(Builder b) {
         this.journalDirectory = b.journalDirectory;
@@ -21,6 +23,18 @@ public final class LedgerConfig {
         this.meterRegistry = b.meterRegistry;
         this.clock = b.clock;
         this.diskSpace = b.diskSpace;
+        this.refuseAppendsAfterLoss = b.refuseAppendsAfterLoss;
+        this.sealInterval = b.sealInterval;
+    }
+
+    /** True: a journal found missing events refuses appends until {@code runledger repair --accept-loss}. */
+    public boolean refuseAppendsAfterLoss() {
+        return refuseAppendsAfterLoss;
+    }
+
+    /** How often the ledger extends its seal over new appends (besides at every sync and at close). */
+    public java.time.Duration sealInterval() {
+        return sealInterval;
     }
 
     public static Builder builder(Path journalDirectory) {
@@ -59,6 +73,8 @@ public final class LedgerConfig {
         private MeterRegistry meterRegistry = Metrics.globalRegistry;
         private Clock clock = Clock.systemUTC();
         private DiskSpace.Probe diskSpace = DiskSpace.FILE_STORE;
+        private boolean refuseAppendsAfterLoss;
+        private java.time.Duration sealInterval = java.time.Duration.ofSeconds(1);
 
         private Builder(Path journalDirectory) {
             this.journalDirectory = Objects.requireNonNull(journalDirectory, "journalDirectory");
@@ -76,6 +92,24 @@ public final class LedgerConfig {
 
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Strict mode: when opening finds events missing (the journal is shorter than its seal), refuse
+         * appends until a person runs {@code runledger repair --journal DIR --accept-loss}. By default the
+         * loss is reported and appending goes on, so a robot needs no person at boot.
+         */
+        public Builder refuseAppendsAfterLoss(boolean refuse) {
+            this.refuseAppendsAfterLoss = refuse;
+            return this;
+        }
+
+        public Builder sealInterval(java.time.Duration interval) {
+            if (interval == null || interval.isNegative() || interval.isZero()) {
+                throw new IllegalArgumentException("sealInterval must be positive but was " + interval);
+            }
+            this.sealInterval = interval;
             return this;
         }
 

@@ -117,6 +117,104 @@ class JournalIntegrityTest {
         }
     }
 
+    private long appendTen(Ledger ledger) {
+        long last = ledger.append(TestEvents.created("r-1"));
+        for (int i = 1; i < 10; i++) {
+            last = ledger.append(TestEvents.command("r-1", "c-" + i, "queued"));
+        }
+        return last;
+    }
+
+    @Test
+    void shouldReportEventsMissingAfterTheSeal() throws IOException {
+        Path journal = dir.resolve("journal");
+        try (Ledger ledger = open()) {
+            appendTen(ledger);
+            assertThat(ledger.integrity().intact()).isTrue();
+        }
+        // Inside the 9th event: its start remains (read back as damaged), the 10th is gone.
+        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+
+        try (Ledger ledger = open()) {
+            JournalIntegrity found = ledger.integrity();
+            assertThat(found.intact()).isFalse();
+            assertThat(found.missingEvents()).isEqualTo(1);
+            assertThat(found.withinDurabilityWindow()).as("the default durability never synced them").isTrue();
+            assertThat(found.detail()).startsWith("journal truncated: events after index ")
+                    .contains("(1 events, up to sealed index " + found.sealedIndex() + ") are missing")
+                    .contains("within the durability window");
+        }
+        assertThat(Files.readString(journal.resolve(SealCheck.LOSSES_FILE))).contains("\"missingEvents\":1")
+                .contains("\"accepted\":false");
+    }
+
+    /**
+     * The finding of issue 9 this work has not fixed yet: after a cut inside a cycle file, Chronicle's
+     * appender resumes at the write position its header recorded, past the zeroed hole where readers stop,
+     * so the new event's index is acknowledged but no reader reaches it. Detection works (the test above;
+     * strict mode refuses appends until repair); making appends land where readers continue needs the
+     * hole filled with a padding (metadata) document, or the appends moved to a fresh cycle.
+     */
+    @Test
+    @org.junit.jupiter.api.Disabled("known gap, reproduced: appends after a cut land past the hole readers stop at")
+    void shouldAppendWhereEveryReaderSeesItAfterACut() throws IOException {
+        Path journal = dir.resolve("journal");
+        try (Ledger ledger = open()) {
+            appendTen(ledger);
+        }
+        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        long appended;
+        try (Ledger ledger = open()) {
+            appended = ledger.append(TestEvents.created("r-after-loss"));
+        }
+        try (Journal j = Journal.openExisting(journal); JournalReader reader = j.readFrom(Journal.NONE)) {
+            List<Long> read = new ArrayList<>();
+            JournalEntry e;
+            while ((e = reader.next()) != null) {
+                read.add(e.index());
+            }
+            assertThat(read).as("an acknowledged append is reachable by every reader").contains(appended);
+        }
+    }
+
+    @Test
+    void shouldRefuseAppendsAfterALossInStrictModeUntilItIsAccepted() throws IOException {
+        Path journal = dir.resolve("journal");
+        try (Ledger ledger = open()) {
+            appendTen(ledger);
+        }
+        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        LedgerConfig strict = LedgerConfig.builder(journal).refuseAppendsAfterLoss(true).build();
+        try (Ledger ledger = Ledger.open(strict)) {
+            assertThatThrownBy(() -> ledger.append(TestEvents.created("r-2")))
+                    .hasMessageContaining("refuses appends (strict mode): journal truncated")
+                    .hasMessageContaining("runledger repair --journal " + journal.toAbsolutePath().normalize() + " --accept-loss");
+        }
+        JournalIntegrity accepted = JournalRepair.acceptLoss(journal);
+        assertThat(accepted.missingEvents()).isEqualTo(1);
+        try (Ledger ledger = Ledger.open(strict)) {
+            assertThat(ledger.integrity().intact()).isTrue();
+            ledger.append(TestEvents.created("r-2"));
+        }
+        assertThat(Files.readString(journal.resolve(SealCheck.LOSSES_FILE))).contains("\"accepted\":true");
+        assertThat(JournalRepair.acceptLoss(journal).intact()).as("nothing left to accept").isTrue();
+    }
+
+    @Test
+    void shouldFindEventsMissingBeforeTheSealWithVerify() throws IOException {
+        Path journal = dir.resolve("journal");
+        try (Ledger ledger = open()) {
+            appendTen(ledger);
+        }
+        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        try (Journal j = Journal.openExisting(journal)) {
+            JournalAudit.Check check = JournalAudit.verify(j);
+            assertThat(check.ok()).isFalse();
+            assertThat(check.damaged()).anySatisfy(d -> assertThat(d.reason()).startsWith("journal truncated: the seal"
+                    + " vouched for 10 events"));
+        }
+    }
+
     /**
      * A journal written by the format before checksums (version 1 excerpts), kept as a fixture: it must
      * open, read and export byte for byte forever, reported as unchecked, and take new (checked) appends.

@@ -54,8 +54,9 @@ class JournalDamageCliTest extends CliTestSupport {
         assertThat(stdout()).containsPattern("\\d+\\tUNREADABLE: checksum mismatch.* \\(names run r-1\\)");
 
         assertThat(run("", "verify", "--journal", journal)).isEqualTo(1);
-        assertThat(stdout()).contains("journal damaged: 7 events read, 1 damaged range(s):")
-                .containsPattern("index \\d+: checksum mismatch");
+        assertThat(stdout()).contains("journal damaged: 7 events read, 2 damaged range(s):")
+                .containsPattern("index \\d+: checksum mismatch")
+                .contains("chain mismatch: the 7 excerpts up to sealed index");
 
         assertThat(run("", "digest", "--journal", journal)).isZero();
         assertThat(stdout().split(" ")[0]).as("the chain head changes with any changed byte").isNotEqualTo(chainBefore);
@@ -86,7 +87,8 @@ class JournalDamageCliTest extends CliTestSupport {
         assertThat(stdout()).doesNotContain("c-marked").doesNotContain("\"r-2\"").contains("\"c-1\"");
         assertThat(stderr()).containsPattern("skipped damaged excerpt at index \\d+ \\(\\d+ bytes.*\\): checksum mismatch");
         assertThat(run("", "verify", "--journal", journal)).isEqualTo(1);
-        assertThat(stdout()).contains("journal damaged: 3 events read, 1 damaged range(s)");
+        assertThat(stdout()).contains("journal damaged: 3 events read, 2 damaged range(s)")
+                .contains("journal truncated: the seal vouched for 7 events up to index");
     }
 
     @Test

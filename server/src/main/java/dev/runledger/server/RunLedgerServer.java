@@ -202,6 +202,12 @@ public final class RunLedgerServer implements AutoCloseable {
             g.writeObjectFieldStart("journal");
             g.writeStringField("id", s.journalId());
             g.writeNumberField("head", s.journalHead());
+            dev.runledger.ledger.JournalIntegrity integrity = ledger.integrity();
+            g.writeStringField("integrity", integrity.intact() ? "intact" : "events missing");
+            if (!integrity.intact()) {
+                g.writeNumberField("missingEvents", integrity.missingEvents());
+                g.writeStringField("detail", integrity.detail());
+            }
             g.writeEndObject();
             g.writeObjectFieldStart("projection");
             g.writeStringField("file", config.database().toString());
