@@ -5,15 +5,19 @@ import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueStore;
 import net.openhft.chronicle.wire.DocumentContext;
+import net.openhft.chronicle.wire.Wires;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Set;
@@ -266,6 +270,88 @@ final class ChronicleJournal implements Journal {
                 return (int) crc.getValue();
             }
         }
+    }
+
+    /**
+     * Whether a reader that goes on from {@code from} (the last excerpt known readable, or {@link #NONE})
+     * reaches the excerpt at {@code index}.
+     */
+    boolean reachable(long from, long index) {
+        long[] found = {NONE};
+        readRaw(from == NONE ? NONE : from, (i, buf, length) -> {
+            found[0] = i;
+            return i < index;
+        });
+        return found[0] == index;
+    }
+
+    /**
+     * Makes the excerpt at {@code index} reachable when a cut left a zeroed hole before it: Chronicle's
+     * appender resumes at the write position its file header recorded, past the hole, while readers stop
+     * at the hole's first (zero) header. The hole is turned into one metadata document, which readers
+     * skip. Only zeros are ever overwritten; returns false if the layout is not the one expected.
+     */
+    boolean padHoleBefore(long from, long index) {
+        long holeStart;
+        try (ExcerptTailer tailer = queue.createTailer()) {
+            if (from != NONE && !tailer.moveToIndex(from)) {
+                return false;
+            }
+            long end = NONE;
+            while (true) {
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        break;
+                    }
+                    end = dc.wire().bytes().readLimit();
+                }
+            }
+            if (end == NONE) {
+                return false;
+            }
+            holeStart = (end + 3) & ~3L; // headers are 4-byte aligned
+        }
+        int cycle = queue.rollCycle().toCycle(index);
+        SingleChronicleQueueStore store = queue.storeForCycle(cycle, queue.epoch(), false, null);
+        if (store == null) {
+            return false;
+        }
+        try (FileChannel file = FileChannel.open(store.file().toPath(), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            // The appended excerpt's header is the first non-zero word after the hole (its index entry cannot
+            // be trusted: Chronicle's index was written for the excerpts the cut removed).
+            java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(64 * 1024).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            long header = NONE;
+            int word = 0;
+            for (long at = holeStart; header == NONE && at < holeStart + MAX_EXCERPT_BYTES; at += chunk.capacity()) {
+                chunk.clear();
+                if (file.read(chunk, at) <= 0) {
+                    return false;
+                }
+                for (int i = 0; i + 4 <= chunk.position(); i += 4) {
+                    word = chunk.getInt(i);
+                    if (word != 0) {
+                        header = at + i;
+                        break;
+                    }
+                }
+            }
+            if (header == NONE || (word & (Wires.META_DATA | Wires.NOT_COMPLETE)) != 0 || (word & Wires.LENGTH_MASK) == 0) {
+                return false; // not a complete data excerpt after zeros: leave the file alone
+            }
+            long gap = header - holeStart - 4;
+            if (gap < 0) {
+                return false;
+            }
+            java.nio.ByteBuffer meta = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            meta.putInt(0, Wires.META_DATA | (int) gap);
+            file.write(meta, holeStart);
+            file.force(false);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot pad the hole in " + store.file(), e);
+        } finally {
+            queue.closeStore(store);
+        }
+        return reachable(from, index);
     }
 
     /** One appender per caller thread; the {@link Ledger} serializes use of it. */

@@ -51,6 +51,8 @@ final class ChronicleLedger implements Ledger {
     /** The last index the appender synced to disk (Sync durability), or NONE. */
     private volatile long syncedIndex = Journal.NONE;
     private long lastAppended = Journal.NONE;
+    /** Set while a loss found at open may have left a hole that readers stop at: appends are then read back. */
+    private boolean checkReachable;
     private Thread appenderOwner;
     private int unsyncedEvents;
     private long lastSyncNanos = System.nanoTime();
@@ -71,6 +73,7 @@ final class ChronicleLedger implements Ledger {
         this.disk = new DiskSpace(journal.directory(), config.diskSpace());
         this.integrity = sealed.integrity();
         this.refuseAppends = !integrity.intact() && config.refuseAppendsAfterLoss();
+        this.checkReachable = !integrity.intact();
         this.sealer = new Sealer(journal, sealed.trusted());
         this.appender = journal.createAppender();
         this.appenderOwner = Thread.currentThread();
@@ -219,6 +222,9 @@ final class ChronicleLedger implements Ledger {
                     + " events before the disk filled (" + fault.getMessage() + ")", position, batchSize, fault);
         }
         disk.used(encoder.length());
+        if (checkReachable) {
+            requireReachable(index);
+        }
         lastAppended = index;
         runs.apply(event, index);
         metrics.appended(event);
@@ -230,6 +236,26 @@ final class ChronicleLedger implements Ledger {
             }
         }
         return index;
+    }
+
+    /**
+     * After a loss, an acknowledged index must be one every reader reaches: if a hole left by the loss
+     * hides it, the hole is padded; if that cannot be done, the append is refused rather than acknowledged.
+     */
+    private void requireReachable(long index) {
+        long from = integrity.lastReadableIndex();
+        if (journal.reachable(from, index)) {
+            checkReachable = false;
+            return;
+        }
+        if (journal.padHoleBefore(from, index)) {
+            LOG.warn("{}: padded the hole the loss left before index {}, so readers reach what is appended", journal, index);
+            checkReachable = false;
+            return;
+        }
+        throw new IllegalStateException("journal " + journal.directory() + ": the event appended at index " + index
+                + " is not reachable by readers past the damage found at open (" + integrity.detail() + "); it is not"
+                + " acknowledged. Run runledger verify --journal " + journal.directory());
     }
 
     private RejectedEventException reject(Violation v, int position, RunEvent event) {

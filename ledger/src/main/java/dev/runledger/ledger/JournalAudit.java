@@ -49,9 +49,10 @@ public final class JournalAudit {
      * @param bytes     bytes of excerpt data read
      * @param headIndex the last index the journal claims; past {@code lastReadIndex} when its tail is unreadable
      * @param chainHead the chain head after the last excerpt read, hex
+     * @param recordedLosses losses found at earlier opens, as recorded in {@code journal.losses} (JSON lines)
      */
     public record Check(long excerpts, long unchecked, long bytes, long lastReadIndex, long headIndex,
-                        String chainHead, List<DamagedRange> damaged) {
+                        String chainHead, List<DamagedRange> damaged, List<String> recordedLosses) {
         public boolean ok() {
             return damaged.isEmpty();
         }
@@ -129,7 +130,17 @@ public final class JournalAudit {
                     "unreadable tail: the journal's index says it holds up to " + head + " but reading stops after "
                             + (last == Journal.NONE ? "nothing" : Long.toString(last))));
         }
-        return new Check(counts[0], counts[1], counts[2], last, head, chain.hex(), List.copyOf(damaged));
+        return new Check(counts[0], counts[1], counts[2], last, head, chain.hex(), List.copyOf(damaged), recordedLosses(j));
+    }
+
+    /** The losses found at earlier opens ({@code journal.losses}, one JSON line each), for the record. */
+    private static List<String> recordedLosses(ChronicleJournal j) {
+        try {
+            java.nio.file.Path file = j.directory().resolve(SealCheck.LOSSES_FILE);
+            return java.nio.file.Files.exists(file) ? java.nio.file.Files.readAllLines(file, StandardCharsets.UTF_8) : List.of();
+        } catch (IOException e) {
+            return List.of("(cannot read " + SealCheck.LOSSES_FILE + ": " + e.getMessage() + ")");
+        }
     }
 
     /** The chain head after the excerpt at {@code index} (hex); the whole journal's with {@link Journal#NONE}. */

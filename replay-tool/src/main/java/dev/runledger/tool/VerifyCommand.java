@@ -62,6 +62,15 @@ final class VerifyCommand implements Callable<Integer> {
                     g.writeEndObject();
                 }
                 g.writeEndArray();
+                g.writeArrayFieldStart("recordedLosses");
+                for (String loss : c.recordedLosses()) {
+                    if (loss.startsWith("{") && loss.endsWith("}")) {
+                        g.writeRawValue(loss); // our own JSON line
+                    } else {
+                        g.writeString(loss); // a damaged line stays a string, so the summary stays JSON
+                    }
+                }
+                g.writeEndArray();
                 g.writeEndObject();
             }));
         } else if (c.ok()) {
@@ -72,6 +81,10 @@ final class VerifyCommand implements Callable<Integer> {
                     c.damaged().size());
             c.damaged().forEach(d -> System.out.println("  " + d));
             System.out.println("chain head over what was read: " + c.chainHead());
+        }
+        if (!json && !c.recordedLosses().isEmpty()) {
+            System.out.println("losses on record (journal.losses), found at earlier opens:");
+            c.recordedLosses().forEach(l -> System.out.println("  " + l));
         }
         return c.ok() ? RunLedger.OK : RunLedger.FAILED;
     }
