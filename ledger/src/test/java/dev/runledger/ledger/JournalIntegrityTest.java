@@ -117,6 +117,17 @@ class JournalIntegrityTest {
         }
     }
 
+    /** Ten events, then the cycle file cut inside the 9th: its start remains (read back as damaged), the 10th is gone. */
+    private Path tenEventsCutInsideTheNinth() throws IOException {
+        Path journal = dir.resolve("journal");
+        try (Ledger ledger = open()) {
+            appendTen(ledger);
+            assertThat(ledger.integrity().intact()).isTrue();
+        }
+        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        return journal;
+    }
+
     private long appendTen(Ledger ledger) {
         long last = ledger.append(TestEvents.created("r-1"));
         for (int i = 1; i < 10; i++) {
@@ -127,13 +138,7 @@ class JournalIntegrityTest {
 
     @Test
     void shouldReportEventsMissingAfterTheSeal() throws IOException {
-        Path journal = dir.resolve("journal");
-        try (Ledger ledger = open()) {
-            appendTen(ledger);
-            assertThat(ledger.integrity().intact()).isTrue();
-        }
-        // Inside the 9th event: its start remains (read back as damaged), the 10th is gone.
-        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        Path journal = tenEventsCutInsideTheNinth();
 
         try (Ledger ledger = open()) {
             JournalIntegrity found = ledger.integrity();
@@ -157,11 +162,7 @@ class JournalIntegrityTest {
      */
     @Test
     void shouldAppendWhereEveryReaderSeesItAfterACut() throws IOException {
-        Path journal = dir.resolve("journal");
-        try (Ledger ledger = open()) {
-            appendTen(ledger);
-        }
-        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        Path journal = tenEventsCutInsideTheNinth();
         long appended;
         try (Ledger ledger = open()) {
             appended = ledger.append(TestEvents.created("r-after-loss"));
@@ -178,11 +179,7 @@ class JournalIntegrityTest {
 
     @Test
     void shouldRefuseAppendsAfterALossInStrictModeUntilItIsAccepted() throws IOException {
-        Path journal = dir.resolve("journal");
-        try (Ledger ledger = open()) {
-            appendTen(ledger);
-        }
-        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        Path journal = tenEventsCutInsideTheNinth();
         LedgerConfig strict = LedgerConfig.builder(journal).refuseAppendsAfterLoss(true).build();
         try (Ledger ledger = Ledger.open(strict)) {
             assertThatThrownBy(() -> ledger.append(TestEvents.created("r-2")))
@@ -201,11 +198,7 @@ class JournalIntegrityTest {
 
     @Test
     void shouldFindEventsMissingBeforeTheSealWithVerify() throws IOException {
-        Path journal = dir.resolve("journal");
-        try (Ledger ledger = open()) {
-            appendTen(ledger);
-        }
-        JournalSurgery.truncateAt(journal, "c-8\",\"commandType");
+        Path journal = tenEventsCutInsideTheNinth();
         try (Journal j = Journal.openExisting(journal)) {
             JournalAudit.Check check = JournalAudit.verify(j);
             assertThat(check.ok()).isFalse();
