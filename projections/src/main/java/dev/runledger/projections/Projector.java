@@ -24,8 +24,8 @@ final class Projector implements Runnable {
         /** Every entry up to {@code lastIndex} is committed and visible to readers. */
         void committed(long lastIndex);
 
-        /** A batch failed: {@code fatal} when the projector stops, otherwise it retries. */
-        void failed(String error, boolean fatal);
+        /** A batch failed: {@code fatal} when the projector stops, otherwise it retries (unless told to stop). */
+        void failed(Throwable error, boolean fatal);
     }
 
     /** Opens the projector's writer connection; called again after a failure, since a failed connection can lie. */
@@ -136,12 +136,15 @@ final class Projector implements Runnable {
                         refreshLag();
                     }
                 } catch (PoisonEventException poison) {
-                    listener.failed(poison.getMessage(), true);
+                    listener.failed(poison, true);
                     config.failureHandler().onFailure(worker, "stopped at a poison event (strict mode); checkpoint "
                             + applied, poison);
                     return;
                 } catch (Exception e) {
-                    listener.failed(e.toString(), false);
+                    listener.failed(e, false);
+                    if (!running) {
+                        return; // the owner stopped us from the listener (the file is being set aside)
+                    }
                     config.failureHandler().onFailure(worker, "cannot apply batch after checkpoint " + applied
                             + "; retrying in " + backoffMillis + " ms", e);
                     reader.close();

@@ -92,6 +92,20 @@ final class Sqlite {
         }
     }
 
+    /** True if SQLite said the file is damaged or not a database (anywhere in the cause chain). */
+    static boolean isCorruption(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof org.sqlite.SQLiteException e) {
+                org.sqlite.SQLiteErrorCode code = e.getResultCode();
+                if (code == org.sqlite.SQLiteErrorCode.SQLITE_CORRUPT || code == org.sqlite.SQLiteErrorCode.SQLITE_NOTADB
+                        || code.name().startsWith("SQLITE_CORRUPT_")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     static void exec(Connection c, String sql) throws SQLException {
         try (Statement s = c.createStatement()) {
             s.execute(sql);

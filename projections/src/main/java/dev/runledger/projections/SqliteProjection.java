@@ -145,10 +145,12 @@ final class SqliteProjection implements Projection {
             }
 
             @Override
-            public void failed(String error, boolean fatal) {
-                lastError = error;
+            public void failed(Throwable error, boolean fatal) {
+                lastError = error instanceof PoisonEventException ? error.getMessage() : error.toString();
                 if (fatal) {
                     state = ProjectionStatus.State.FAILED;
+                } else if (Sqlite.isCorruption(error)) {
+                    setAsideAndRebuild(lastError);
                 } else if (state == ProjectionStatus.State.RUNNING) {
                     degradedSince = Instant.now();
                     state = ProjectionStatus.State.DEGRADED;
@@ -163,6 +165,54 @@ final class SqliteProjection implements Projection {
         worker = new Thread(p, "runledger-projector-" + name);
         worker.setUncaughtExceptionHandler(this::uncaught);
         worker.start();
+    }
+
+    /**
+     * SQLite found the file damaged while serving: retrying cannot help, and answering from it could be
+     * wrong. Called on the projector thread: stops it, and a recovery thread waits for it to end, renames
+     * the file to {@code FILE.corrupt-<time>} with no reader on it, and rebuilds from the journal (reads
+     * answer 503 with progress meanwhile, as during a first build).
+     */
+    private void setAsideAndRebuild(String error) {
+        Projector p = projector;
+        Thread projectorThread = Thread.currentThread();
+        synchronized (lifecycle) {
+            if (!running || state == ProjectionStatus.State.REBUILDING) {
+                return;
+            }
+            state = ProjectionStatus.State.REBUILDING;
+            degradedSince = null;
+            p.stop();
+            LOG.error("projection {} - the file is damaged ({}); setting it aside and rebuilding from the journal", name, error);
+            worker = new Thread(() -> {
+                try {
+                    projectorThread.join();
+                    ReadPool pool = readPool;
+                    Path[] aside = {null};
+                    if (pool != null) {
+                        pool.swap(file.path(), ignored -> {
+                            aside[0] = file.moveAside();
+                            return null;
+                        });
+                        readPool = null;
+                        pool.close();
+                    } else {
+                        aside[0] = file.moveAside();
+                    }
+                    metrics.setAside.increment();
+                    file.removeLeftovers();
+                    LOG.warn("projection {} - damaged file kept as {}", name, aside[0].getFileName());
+                } catch (Exception e) {
+                    state = ProjectionStatus.State.FAILED;
+                    lastError = "cannot set the damaged file aside: " + e;
+                    config.failureHandler().onFailure(Thread.currentThread().getName(), "cannot set " + file + " aside", e);
+                    return;
+                }
+                rebuildThenProject();
+            }, "runledger-recover-" + name);
+            worker.setUncaughtExceptionHandler(this::uncaught);
+            worker.start();
+        }
     }
 
     private void uncaught(Thread t, Throwable e) {

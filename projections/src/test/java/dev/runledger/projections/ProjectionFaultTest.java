@@ -108,6 +108,56 @@ class ProjectionFaultTest {
         }
     }
 
+    /**
+     * SQLite reports the file damaged while serving (injected as SQLite's own SQLITE_CORRUPT on a commit,
+     * the way max_page_count stands in for a full disk): the file is set aside and rebuilt, not retried.
+     */
+    @Test
+    @dev.runledger.ledger.ExpectErrorLogs("a damaged projection file is an error worth a person's attention")
+    void shouldSetAFileFoundDamagedWhileServingAsideAndRebuildIt() throws Exception {
+        Path db = dir.resolve("p.sqlite");
+        AtomicInteger corruptCommits = new AtomicInteger();
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).build());
+             Projection projection = Projection.open(ProjectionConfig.builder(db, ledger.journal()).meterRegistry(registry)
+                     .pollInterval(Duration.ofMillis(10)).failureHandler((worker, context, failure) -> { })
+                     .writerFactory(() -> failingCommits(Sqlite.openWriter(db), corruptCommits)).build())) {
+            long first = ledger.append(List.of(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued")));
+            assertThat(projection.awaitApplied(first, Duration.ofSeconds(10))).isTrue();
+
+            corruptCommits.set(1);
+            long second = ledger.append(List.of(TestEvents.created("r-2"), TestEvents.command("r-2", "c-1", "queued")));
+            assertThat(projection.awaitApplied(second, Duration.ofSeconds(30))).as("rebuilt and caught up").isTrue();
+            await().atMost(Duration.ofSeconds(10)).until(() -> projection.status().state() == ProjectionStatus.State.RUNNING);
+
+            assertThat(projection.queries().command("r-2", "c-1")).isPresent();
+            assertThat(registry.get("projection.corrupt.files").counter().count()).isEqualTo(1);
+            assertThat(projection.status().lastError()).contains("SQLITE_CORRUPT");
+            try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir)) {
+                assertThat(files.map(f -> f.getFileName().toString()))
+                        .anySatisfy(name -> assertThat(name).startsWith("p.sqlite.corrupt-"));
+            }
+            assertThat(Rebuild.verify(ledger.journal(), db, null).equal()).isTrue();
+        }
+    }
+
+    /** A writer whose next {@code n} commits fail as SQLite fails on a damaged file. */
+    private static Connection failingCommits(Connection real, AtomicInteger n) {
+        return (Connection) java.lang.reflect.Proxy.newProxyInstance(Connection.class.getClassLoader(),
+                new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("commit") && n.getAndUpdate(v -> Math.max(0, v - 1)) > 0) {
+                        real.rollback();
+                        throw new org.sqlite.SQLiteException("[SQLITE_CORRUPT] The database disk image is malformed"
+                                + " (injected)", org.sqlite.SQLiteErrorCode.SQLITE_CORRUPT);
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
     /** Nothing past the checkpoint: every label, command and tombstone row belongs to a run the checkpoint covers. */
     private static void assertConsistentWithCheckpoint(Path db) throws SQLException {
         try (Connection c = Sqlite.openReader(db); Statement s = c.createStatement()) {

@@ -33,6 +33,18 @@ class ProjectorTest {
     private final List<Long> committed = new CopyOnWriteArrayList<>();
     private final List<String> failures = new CopyOnWriteArrayList<>();
     private final List<String> handled = new CopyOnWriteArrayList<>();
+    /** Records what the projector reports. */
+    private final Projector.Listener listener = new Projector.Listener() {
+        @Override
+        public void committed(long lastIndex) {
+            committed.add(lastIndex);
+        }
+
+        @Override
+        public void failed(Throwable error, boolean fatal) {
+            failures.add((fatal ? "fatal: " : "retrying: ") + error);
+        }
+    };
     private Ledger ledger;
     private Projector projector;
     private Thread thread;
@@ -65,17 +77,7 @@ class ProjectorTest {
                 .failureHandler((worker, context, failure) -> handled.add(worker + " - " + context + ": " + failure))
                 .build();
         projector = new Projector(config, config.writerFactory(),
-                new ProjectionMetrics(new SimpleMeterRegistry(), config.name()), Journal.NONE, new Projector.Listener() {
-                    @Override
-                    public void committed(long lastIndex) {
-                        committed.add(lastIndex);
-                    }
-
-                    @Override
-                    public void failed(String error, boolean fatal) {
-                        failures.add((fatal ? "fatal: " : "retrying: ") + error);
-                    }
-                });
+                new ProjectionMetrics(new SimpleMeterRegistry(), config.name()), Journal.NONE, listener);
         thread = new Thread(projector, "test-projector");
         thread.start();
         return db;
