@@ -84,11 +84,29 @@ final class ChronicleLedger implements Ledger {
         } else {
             syncer = null;
         }
+        if (!integrity.intact() && !refuseAppends) {
+            recordLoss(); // strict mode: written when a person accepts the loss (runledger repair)
+        }
         long interval = config.sealInterval().toNanos();
         sealerThread = new Thread(() -> sealLoop(interval), "runledger-journal-sealer");
         sealerThread.setDaemon(true);
         if (!refuseAppends) { // a refused journal keeps its old seal until a person accepts the loss
             sealerThread.start();
+        }
+    }
+
+    /**
+     * Writes the loss found at open into the journal itself, as its first new event, so that projections,
+     * audits and shipped copies see the gap where it is. Being an append, it also proves (or makes, by
+     * padding the hole) that appends after the loss are reachable.
+     */
+    private void recordLoss() {
+        lock.lock();
+        try {
+            writeAndApply(new RunEvent.JournalLoss(integrity.lastReadableIndex(), integrity.sealedIndex(),
+                    integrity.missingEvents(), integrity.withinDurabilityWindow(), clock.instant().toString()), 0, 1);
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -139,6 +157,7 @@ final class ChronicleLedger implements Ledger {
         lock.lock();
         try {
             ensureOpen();
+            refuseReserved(event, 0);
             RunState state = runs.get(event.runId());
             Violation v = state == null
                     ? RunLifecycle.check(event, Phase.ABSENT, Journal.NONE, Set.of())
@@ -167,6 +186,7 @@ final class ChronicleLedger implements Ledger {
             Map<String, RunState> overlay = new HashMap<>();
             for (int i = 0; i < events.size(); i++) {
                 RunEvent event = Objects.requireNonNull(events.get(i), "event " + i + " of the batch is null");
+                refuseReserved(event, i);
                 RunState s = overlay.computeIfAbsent(event.runId(), id -> RunState.copyOf(runs.get(id)));
                 Violation v = s.check(event);
                 if (v != null) {
@@ -204,7 +224,7 @@ final class ChronicleLedger implements Ledger {
         long json = switch (event.eventType()) {
             case COMMAND_RECORDED -> ((RunEvent.CommandRecorded) event).command().json().length();
             case SUMMARY_RECORDED -> ((RunEvent.SummaryRecorded) event).summary().length();
-            case RUN_CREATED, LABELS_CHANGED, RUN_COMPLETED, RUN_DELETED -> 0;
+            case RUN_CREATED, LABELS_CHANGED, RUN_COMPLETED, RUN_DELETED, JOURNAL_LOSS -> 0;
         };
         return json + 4096; // ids, labels and framing stay well below a page
     }
@@ -256,6 +276,15 @@ final class ChronicleLedger implements Ledger {
         throw new IllegalStateException("journal " + journal.directory() + ": the event appended at index " + index
                 + " is not reachable by readers past the damage found at open (" + integrity.detail() + "); it is not"
                 + " acknowledged. Run runledger verify --journal " + journal.directory());
+    }
+
+    /** journal.loss records what the ledger found at open; nobody else may claim a loss. */
+    private void refuseReserved(RunEvent event, int position) {
+        if (event.eventType() == EventType.JOURNAL_LOSS) {
+            metrics.rejected.get(Reason.RESERVED_TYPE).increment();
+            throw new RejectedEventException(Reason.RESERVED_TYPE, position, event.type()
+                    + " rejected: only the ledger records a journal loss, when it finds one at open");
+        }
     }
 
     private RejectedEventException reject(Violation v, int position, RunEvent event) {

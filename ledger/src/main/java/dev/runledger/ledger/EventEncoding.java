@@ -86,6 +86,7 @@ final class EventEncoding {
                 case SUMMARY_RECORDED -> body((SummaryRecorded) event);
                 case RUN_COMPLETED -> body((RunCompleted) event);
                 case RUN_DELETED -> buf; // the type and the run id say it all
+                case JOURNAL_LOSS -> body((RunEvent.JournalLoss) event);
             };
             int crc = checksum(encoded, pos);
             encoded[CRC_OFFSET] = (byte) (crc >>> 24);
@@ -122,6 +123,15 @@ final class EventEncoding {
 
         private byte[] body(SummaryRecorded e) {
             putBytes(e.summary().bytes());
+            return buf;
+        }
+
+        private byte[] body(RunEvent.JournalLoss e) {
+            putLong(e.afterIndex());
+            putLong(e.sealedIndex());
+            putLong(e.missingEvents());
+            put(e.withinDurabilityWindow() ? (byte) 1 : 0);
+            putString(e.detectedAt());
             return buf;
         }
 
@@ -289,6 +299,7 @@ final class EventEncoding {
                     case SUMMARY_RECORDED -> new SummaryRecorded(runId, RawJson.adopt(getBytes()));
                     case RUN_COMPLETED -> new RunCompleted(runId, CompletionStatus.fromWire(getString()), getString());
                     case RUN_DELETED -> new RunDeleted(runId);
+                    case JOURNAL_LOSS -> new RunEvent.JournalLoss(getLong(), getLong(), getLong(), getByte() != 0, getString());
                 };
                 if (pos != end) {
                     throw new CorruptExcerptException((end - pos) + " unexpected trailing bytes after " + event.type());
@@ -316,6 +327,11 @@ final class EventEncoding {
 
         private long getLong() {
             return ((long) getInt() << 32) | (getInt() & 0xffffffffL);
+        }
+
+        private byte getByte() {
+            require(1);
+            return buf[pos++];
         }
 
         private int getCount() {

@@ -6,7 +6,7 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * The six kinds of event, each with its wire name (NDJSON {@code "type"}, metric tag) and its byte code
+ * The kinds of event, each with its wire name (NDJSON {@code "type"}, metric tag) and its byte code
  * in the journal's excerpt format. The one place both live: every other mapping switches over this enum
  * with a switch expression, so adding a constant fails to compile until each place handles it, and every
  * {@link RunEvent} record names its constant through the abstract {@link RunEvent#eventType()}.
@@ -17,7 +17,9 @@ public enum EventType {
     LABELS_CHANGED("labels.changed", 3, RunEvent.LabelsChanged.class),
     SUMMARY_RECORDED("run.summary", 4, RunEvent.SummaryRecorded.class),
     RUN_COMPLETED("run.completed", 5, RunEvent.RunCompleted.class),
-    RUN_DELETED("run.deleted", 6, RunEvent.RunDeleted.class);
+    RUN_DELETED("run.deleted", 6, RunEvent.RunDeleted.class),
+    /** Not about one run: the ledger found, at open, that events its seal vouched for are gone. */
+    JOURNAL_LOSS("journal.loss", 7, RunEvent.JournalLoss.class);
 
     private static final Map<String, EventType> BY_WIRE_NAME = Arrays.stream(values())
             .collect(Collectors.toUnmodifiableMap(EventType::wireName, Function.identity()));

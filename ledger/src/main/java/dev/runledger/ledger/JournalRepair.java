@@ -11,25 +11,32 @@ public final class JournalRepair {
     private JournalRepair() {
     }
 
-    /** Accepts the loss found in {@code journalDirectory}, if any; returns what was found. */
+    /**
+     * Accepts the loss found in {@code journalDirectory}, if any, and returns what was found: opens the
+     * ledger as it opens by default (which records the loss as a {@code journal.loss} event where readers
+     * meet it, and seals the journal afresh at close), and marks the loss accepted in {@code journal.losses}.
+     */
     public static JournalIntegrity acceptLoss(Path journalDirectory) {
         Path dir = journalDirectory.toAbsolutePath().normalize();
+        JournalIntegrity found;
+        Seal old;
         try (ExclusiveFileLock lock = ExclusiveFileLock.acquire(dir.resolve(ChronicleLedger.LOCK_FILE), "journal " + dir
                 + " is open for appending; stop the process that appends (serve, append) before repairing it");
              ChronicleJournal journal = ChronicleJournal.open(dir, false)) {
-            SealCheck.Outcome found = SealCheck.check(journal);
-            JournalIntegrity integrity = found.integrity();
-            if (!integrity.intact()) {
-                try {
-                    Seal old = Seal.read(dir, journal.id());
-                    SealCheck.record(journal, old, integrity.missingEvents(), integrity.lastReadableIndex(),
-                            integrity.withinDurabilityWindow(), true);
-                } catch (java.io.IOException unreadable) {
-                    // the check found a loss, so the seal was readable a moment ago; nothing more to record
-                }
-                new Sealer(journal, null).sealTo(journal.headIndex(), false);
+            found = SealCheck.peek(journal);
+            if (found.intact()) {
+                return found;
             }
-            return integrity;
+            try {
+                old = Seal.read(dir, journal.id());
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("journal " + dir + ": its seal became unreadable during repair", e);
+            }
         }
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir).build())) {
+            ChronicleJournal journal = (ChronicleJournal) ledger.journal();
+            SealCheck.record(journal, old, found.missingEvents(), found.lastReadableIndex(), found.withinDurabilityWindow(), true);
+        }
+        return found;
     }
 }

@@ -35,11 +35,14 @@ public final class NdjsonCodec {
             case SUMMARY_RECORDED -> Set.of("type", "runId", "summary");
             case RUN_COMPLETED -> Set.of("type", "runId", "status", "completedAt");
             case RUN_DELETED -> Set.of("type", "runId");
+            case JOURNAL_LOSS -> Set.of("type", "afterIndex", "sealedIndex", "missingEvents", "withinDurabilityWindow",
+                    "detectedAt");
         };
     }
 
     private static final Set<String> ALL_FIELDS = Set.of("type", "runId", "createdAt", "labels", "protocolId",
-            "command", "set", "remove", "summary", "status", "completedAt");
+            "command", "set", "remove", "summary", "status", "completedAt", "afterIndex", "sealedIndex", "missingEvents",
+            "withinDurabilityWindow", "detectedAt");
 
     private NdjsonCodec() {
     }
@@ -73,6 +76,8 @@ public final class NdjsonCodec {
                         yield JsonScanner.captureObject(p, buf, offset);
                     }
                     case "labels", "set" -> readStringMap(p, value, name);
+                    case "afterIndex", "sealedIndex", "missingEvents" -> readLong(p, value, name);
+                    case "withinDurabilityWindow" -> readBoolean(value, name);
                     case "remove" -> readStringList(p, value, name);
                     default -> readNullableString(p, value, name);
                 };
@@ -110,7 +115,7 @@ public final class NdjsonCodec {
             }
         }
         String runId = (String) f.get("runId");
-        if (runId == null) {
+        if (runId == null && type != EventType.JOURNAL_LOSS) {
             throw new InvalidEventException(type.wireName() + ": runId is required");
         }
         return switch (type) {
@@ -128,7 +133,36 @@ public final class NdjsonCodec {
             case RUN_COMPLETED -> new RunCompleted(runId, CompletionStatus.fromWire((String) f.get("status")),
                     (String) f.get("completedAt"));
             case RUN_DELETED -> new RunDeleted(runId);
+            case JOURNAL_LOSS -> new RunEvent.JournalLoss(required(f, "afterIndex", type), required(f, "sealedIndex", type),
+                    required(f, "missingEvents", type), Boolean.TRUE.equals(f.get("withinDurabilityWindow")),
+                    (String) f.get("detectedAt"));
         };
+    }
+
+    private static long required(Map<String, Object> f, String name, EventType type) {
+        Object value = f.get(name);
+        if (!(value instanceof Long n)) {
+            throw new InvalidEventException(type.wireName() + ": " + name + " is required");
+        }
+        return n;
+    }
+
+    private static Long readLong(JsonParser p, JsonToken value, String name) throws IOException {
+        if (value != JsonToken.VALUE_NUMBER_INT) {
+            throw new InvalidEventException("field " + Validation.quote(name) + " must be a whole number");
+        }
+        try {
+            return p.getLongValue();
+        } catch (IOException tooLarge) {
+            throw new InvalidEventException("field " + Validation.quote(name) + " is out of range");
+        }
+    }
+
+    private static Boolean readBoolean(JsonToken value, String name) {
+        if (value != JsonToken.VALUE_TRUE && value != JsonToken.VALUE_FALSE) {
+            throw new InvalidEventException("field " + Validation.quote(name) + " must be true or false");
+        }
+        return value == JsonToken.VALUE_TRUE;
     }
 
     @SuppressWarnings("unchecked")
@@ -214,7 +248,9 @@ public final class NdjsonCodec {
     public static void encode(RunEvent event, OutputStream out) throws IOException {
         out.write('{');
         field(out, "type", event.type(), true);
-        field(out, "runId", event.runId(), false);
+        if (event.runId() != null) {
+            field(out, "runId", event.runId(), false);
+        }
         OutputStream written = switch (event.eventType()) {
             case RUN_CREATED -> body((RunCreated) event, out);
             case COMMAND_RECORDED -> body((CommandRecorded) event, out);
@@ -222,6 +258,7 @@ public final class NdjsonCodec {
             case SUMMARY_RECORDED -> body((SummaryRecorded) event, out);
             case RUN_COMPLETED -> body((RunCompleted) event, out);
             case RUN_DELETED -> out; // the type and run id say it all
+            case JOURNAL_LOSS -> body((RunEvent.JournalLoss) event, out);
         };
         written.write('}');
     }
@@ -264,6 +301,14 @@ public final class NdjsonCodec {
     private static OutputStream body(SummaryRecorded e, OutputStream out) throws IOException {
         name(out, "summary");
         e.summary().writeTo(out);
+        return out;
+    }
+
+    private static OutputStream body(RunEvent.JournalLoss e, OutputStream out) throws IOException {
+        out.write((",\"afterIndex\":" + e.afterIndex() + ",\"sealedIndex\":" + e.sealedIndex() + ",\"missingEvents\":"
+                + e.missingEvents() + ",\"withinDurabilityWindow\":" + e.withinDurabilityWindow())
+                .getBytes(StandardCharsets.US_ASCII));
+        field(out, "detectedAt", e.detectedAt(), false);
         return out;
     }
 

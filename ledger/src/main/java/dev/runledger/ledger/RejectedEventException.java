@@ -11,6 +11,8 @@ public final class RejectedEventException extends IllegalStateException {
     /** Why an event was rejected; also the {@code reason} tag of {@code ledger.append.rejected}. */
     public enum Reason {
         UNKNOWN_RUN, DELETED_RUN, DUPLICATE_RUN, RUN_COMPLETED, TOO_MANY_LABELS,
+        /** An event type only the ledger itself writes ({@code journal.loss}). */
+        RESERVED_TYPE,
         /** Not a rule: the journal's disk could not take the events ({@link JournalFullException}); counted alike. */
         JOURNAL_FULL;
 

@@ -12,6 +12,7 @@ import java.util.Map;
  */
 public sealed interface RunEvent {
 
+    /** The run the event is about; null only for {@link JournalLoss}, which is about the journal. */
     String runId();
 
     /** Which of the six kinds this is; each record names its own constant, so none can be forgotten. */
@@ -144,6 +145,39 @@ public sealed interface RunEvent {
         @Override
         public EventType eventType() {
             return EventType.RUN_DELETED;
+        }
+    }
+
+    /**
+     * {@code journal.loss}: written by the ledger itself when opening found events missing that the
+     * journal's seal vouched for, so that projections, audits and shipped copies see the gap where it is.
+     * Clients cannot append it; it is about the journal, not a run ({@link #runId()} is null).
+     *
+     * @param afterIndex             the last index the journal still reads, or -1
+     * @param sealedIndex            the last index the seal vouched for
+     * @param missingEvents          how many of the sealed events are gone
+     * @param withinDurabilityWindow they had not been synced (a power cut under the default durability), or
+     *                               they had, and the loss is damage
+     */
+    record JournalLoss(long afterIndex, long sealedIndex, long missingEvents, boolean withinDurabilityWindow,
+                       String detectedAt) implements RunEvent {
+        private static final String TYPE = EventType.JOURNAL_LOSS.wireName();
+
+        public JournalLoss {
+            if (missingEvents < 1) {
+                throw new InvalidEventException(TYPE + ": missingEvents must be at least 1 but was " + missingEvents);
+            }
+            Validation.utcTimestamp(TYPE, "detectedAt", detectedAt);
+        }
+
+        @Override
+        public String runId() {
+            return null;
+        }
+
+        @Override
+        public EventType eventType() {
+            return EventType.JOURNAL_LOSS;
         }
     }
 }

@@ -36,6 +36,9 @@ public final class RunLifecycle {
     public static Violation check(RunEvent event, Phase phase, long phaseIndex, Set<String> labelKeys) {
         // Allowed events are the hot path (every append, every projected event): no strings unless violated.
         EventType type = event.eventType();
+        if (type == EventType.JOURNAL_LOSS) {
+            return null; // about the journal, not a run: no run rule applies (who may append it is the ledger's rule)
+        }
         if (type == EventType.RUN_CREATED) {
             return phase == Phase.LIVE || phase == Phase.COMPLETED
                     ? violation(Reason.DUPLICATE_RUN, event, " already exists (created" + at(phaseIndex) + ")")
@@ -56,7 +59,7 @@ public final class RunLifecycle {
                     ? violation(Reason.RUN_COMPLETED, event, " is already completed" + at(phaseIndex))
                     : null;
             case LABELS_CHANGED -> labelCount((LabelsChanged) event, labelKeys);
-            case RUN_CREATED, SUMMARY_RECORDED, RUN_DELETED -> null;
+            case RUN_CREATED, SUMMARY_RECORDED, RUN_DELETED, JOURNAL_LOSS -> null;
         };
     }
 
@@ -92,7 +95,7 @@ public final class RunLifecycle {
             case RUN_CREATED -> Phase.LIVE;
             case RUN_COMPLETED -> Phase.COMPLETED;
             case RUN_DELETED -> Phase.DELETED;
-            case COMMAND_RECORDED, LABELS_CHANGED, SUMMARY_RECORDED -> current;
+            case COMMAND_RECORDED, LABELS_CHANGED, SUMMARY_RECORDED, JOURNAL_LOSS -> current;
         };
     }
 }

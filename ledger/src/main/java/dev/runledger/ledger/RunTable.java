@@ -73,9 +73,11 @@ final class RunTable {
         return runs.get(runId);
     }
 
-    /** Records that {@code event}, written at {@code index}, happened to its run. */
+    /** Records that {@code event}, written at {@code index}, happened to its run (a journal loss concerns none). */
     void apply(RunEvent event, long index) {
-        runs.computeIfAbsent(event.runId(), k -> new RunState()).apply(event, index);
+        if (event.eventType() != EventType.JOURNAL_LOSS) {
+            runs.computeIfAbsent(event.runId(), k -> new RunState()).apply(event, index);
+        }
     }
 
     /** Saves the table for the next open; a failure costs that open a full scan, nothing else. */
@@ -151,7 +153,7 @@ final class RunTable {
                     change.remove().forEach(labelKeys::remove);
                 }
                 case RUN_DELETED -> labelKeys = null;
-                case COMMAND_RECORDED, SUMMARY_RECORDED, RUN_COMPLETED -> {
+                case COMMAND_RECORDED, SUMMARY_RECORDED, RUN_COMPLETED, JOURNAL_LOSS -> {
                     // neither phase-relevant beyond next() nor label-bearing
                 }
             }

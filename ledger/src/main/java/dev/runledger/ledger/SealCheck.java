@@ -25,7 +25,16 @@ final class SealCheck {
     private SealCheck() {
     }
 
+    /** What {@link #check} would find, without logging or recording anything. */
+    static JournalIntegrity peek(ChronicleJournal journal) {
+        return check(journal, false).integrity();
+    }
+
     static Outcome check(ChronicleJournal journal) {
+        return check(journal, true);
+    }
+
+    private static Outcome check(ChronicleJournal journal, boolean report) {
         long head = journal.headIndex();
         Seal seal;
         try {
@@ -45,7 +54,7 @@ final class SealCheck {
                         + " vouched for (" + seal.events() + " up to index " + seal.index() + ")"), seal);
             }
             long missing = seal.events() - count;
-            return new Outcome(loss(journal, seal, Math.abs(missing), seal.index(), "journal gap: " + (missing > 0
+            return new Outcome(loss(journal, seal, Math.abs(missing), seal.index(), report, "journal gap: " + (missing > 0
                     ? missing + " of the events up to sealed index " + seal.index() + " are missing"
                     : -missing + " events more than sealed are held up to index " + seal.index())), null);
         }
@@ -56,18 +65,21 @@ final class SealCheck {
             return true;
         });
         long missing = Math.max(1, seal.events() - read[0]);
-        return new Outcome(loss(journal, seal, missing, read[1], "journal truncated: events after "
+        return new Outcome(loss(journal, seal, missing, read[1], report, "journal truncated: events after "
                 + (read[1] == Journal.NONE ? "the start" : "index " + read[1]) + " (" + missing + " events, up to sealed"
                 + " index " + seal.index() + ") are missing"), null);
     }
 
-    private static JournalIntegrity loss(ChronicleJournal journal, Seal seal, long missing, long lastReadable, String what) {
+    private static JournalIntegrity loss(ChronicleJournal journal, Seal seal, long missing, long lastReadable, boolean report,
+                                         String what) {
         boolean window = !seal.durable();
         String detail = what + "; " + (window
                 ? "they were within the durability window (not yet synced to disk), as a power cut leaves it"
                 : "they had been synced to disk, so the journal was damaged");
-        LOG.warn("{}: {}", journal, detail);
-        record(journal, seal, missing, lastReadable, window, false);
+        if (report) {
+            LOG.warn("{}: {}", journal, detail);
+            record(journal, seal, missing, lastReadable, window, false);
+        }
         return new JournalIntegrity(false, missing, seal.index(), lastReadable, window, detail);
     }
 

@@ -26,7 +26,8 @@ class EventTypeTest {
             new RunEvent.LabelsChanged("r-1", Map.of("stage", "qc"), List.of("tenant")),
             new RunEvent.SummaryRecorded("r-1", "{\"liquids\":[],\"n\":1.0}"),
             TestEvents.completed("r-1"),
-            new RunEvent.RunDeleted("r-1"));
+            new RunEvent.RunDeleted("r-1"),
+            new RunEvent.JournalLoss(41, 43, 2, true, "2026-11-22T10:42:00Z"));
 
     @Test
     void shouldPairEverySealedRecordWithExactlyOneType() {
@@ -55,13 +56,13 @@ class EventTypeTest {
         assertThat(Arrays.stream(EventType.values()).collect(Collectors.toMap(t -> t, t -> (int) t.code())))
                 .containsExactlyInAnyOrderEntriesOf(Map.of(EventType.RUN_CREATED, 1, EventType.COMMAND_RECORDED, 2,
                         EventType.LABELS_CHANGED, 3, EventType.SUMMARY_RECORDED, 4, EventType.RUN_COMPLETED, 5,
-                        EventType.RUN_DELETED, 6));
+                        EventType.RUN_DELETED, 6, EventType.JOURNAL_LOSS, 7));
         for (EventType t : EventType.values()) {
             assertThat(EventType.fromCode(t.code())).isSameAs(t);
             assertThat(EventType.fromWireName(t.wireName())).isSameAs(t);
         }
         assertThat(EventType.fromCode((byte) 0)).isNull();
-        assertThat(EventType.fromCode((byte) 7)).isNull();
+        assertThat(EventType.fromCode((byte) 8)).isNull();
         assertThat(EventType.fromCode((byte) -1)).isNull();
         assertThat(EventType.fromWireName("run.exploded")).isNull();
     }
@@ -84,7 +85,7 @@ class EventTypeTest {
     void shouldRefuseAnExcerptWithAnUnknownTypeCode() {
         EventEncoding.Writer writer = new EventEncoding.Writer();
         byte[] buf = Arrays.copyOf(writer.encode(new RunEvent.RunDeleted("r-1"), 42), writer.length());
-        buf[1] = 7;
+        buf[1] = 8;
         assertThatThrownBy(() -> new EventEncoding.Reader().reset(buf, buf.length).decode())
                 .as("a changed type byte is first of all damage").hasMessageContaining("checksum mismatch");
         int crc = EventEncoding.checksum(buf, buf.length); // as a writer of a future format would have stored it
@@ -93,6 +94,6 @@ class EventTypeTest {
         buf[12] = (byte) (crc >>> 8);
         buf[13] = (byte) crc;
         assertThatThrownBy(() -> new EventEncoding.Reader().reset(buf, buf.length).decode())
-                .hasMessageContaining("unknown event type code 7");
+                .hasMessageContaining("unknown event type code 8");
     }
 }

@@ -151,6 +151,31 @@ class JournalIntegrityTest {
         }
         assertThat(Files.readString(journal.resolve(SealCheck.LOSSES_FILE))).contains("\"missingEvents\":1")
                 .contains("\"accepted\":false");
+        try (Journal j = Journal.openExisting(journal); JournalReader reader = j.readFrom(Journal.NONE)) {
+            List<RunEvent.JournalLoss> losses = new ArrayList<>();
+            JournalEntry e;
+            while ((e = reader.next()) != null) {
+                if (e instanceof JournalEntry.Event ev && ev.event() instanceof RunEvent.JournalLoss loss) {
+                    losses.add(loss);
+                }
+            }
+            assertThat(losses).as("the loss is recorded in the journal itself, where readers meet it").singleElement()
+                    .satisfies(loss -> {
+                        assertThat(loss.missingEvents()).isEqualTo(1);
+                        assertThat(loss.withinDurabilityWindow()).isTrue();
+                        assertThat(loss.runId()).isNull();
+                    });
+            String line = NdjsonCodec.encodeToString(losses.get(0));
+            assertThat(line).startsWith("{\"type\":\"journal.loss\",\"afterIndex\":").doesNotContain("runId");
+            assertThat(NdjsonCodec.decode(line)).isEqualTo(losses.get(0));
+        }
+        try (Ledger ledger = open()) {
+            assertThat(ledger.integrity().intact()).as("resealed after the loss was recorded").isTrue();
+            assertThatThrownBy(() -> ledger.append(new RunEvent.JournalLoss(1, 2, 1, false, "2026-11-22T10:00:00Z")))
+                    .isInstanceOfSatisfying(RejectedEventException.class,
+                            r -> assertThat(r.reason()).isEqualTo(RejectedEventException.Reason.RESERVED_TYPE))
+                    .hasMessageContaining("only the ledger records a journal loss");
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.runledger.projections;
 
 import dev.runledger.ledger.CommandJson;
+import dev.runledger.ledger.EventType;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.JournalEntry;
 import dev.runledger.ledger.NdjsonCodec;
@@ -68,6 +69,7 @@ final class ApplyEngine implements AutoCloseable {
     private final PreparedStatement delTombstone;
     private final PreparedStatement insQuarantine;
     private final PreparedStatement putCheckpoint;
+    private final PreparedStatement putMeta;
 
     ApplyEngine(Connection c, String name, boolean strict, int maxCachedRuns) throws SQLException {
         this.c = c;
@@ -97,6 +99,8 @@ final class ApplyEngine implements AutoCloseable {
                 + " VALUES(?, ?, ?, ?, ?)");
         putCheckpoint = c.prepareStatement("INSERT INTO projection_meta(key, value) VALUES('"
                 + ProjectionFile.CHECKPOINT_INDEX + "', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+        putMeta = c.prepareStatement("INSERT INTO projection_meta(key, value) VALUES(?, ?)"
+                + " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT ifnull(max(rowid), 0) FROM runs")) {
             nextRunRowid = rs.next() ? rs.getLong(1) + 1 : 1;
         }
@@ -130,6 +134,10 @@ final class ApplyEngine implements AutoCloseable {
         }
         RunEvent event = ((JournalEntry.Event) entry).event();
         long index = entry.index();
+        if (event.eventType() == EventType.JOURNAL_LOSS) {
+            recordLoss(index, event); // about the journal, not a run
+            return;
+        }
         RunRow run = cache.get(event.runId());
         RunLifecycle.Violation violation = RunLifecycle.check(event, run.phase, run.phaseIndex(), run.labels.keySet());
         if (violation == null && event instanceof CommandRecorded e && run.commandCount >= MAX_COMMANDS_PER_RUN
@@ -153,10 +161,22 @@ final class ApplyEngine implements AutoCloseable {
             }
             case RUN_COMPLETED -> complete(run, (RunCompleted) event, index);
             case RUN_DELETED -> delete(run, index);
+            case JOURNAL_LOSS -> throw new IllegalStateException("journal.loss is applied before any run is looked up");
         };
         if (changed != null) {
             markDirty(changed);
         }
+    }
+
+    /**
+     * Keeps a loss the ledger found at open as a {@code projection_meta} row {@code journal_loss:<index>}
+     * holding the event: readers of the projection see the gap, and verify compares it like every row.
+     */
+    private void recordLoss(long index, RunEvent loss) throws SQLException {
+        applied++;
+        putMeta.setString(1, "journal_loss:" + index);
+        putMeta.setString(2, NdjsonCodec.encodeToString(loss));
+        putMeta.executeUpdate();
     }
 
     /** Flags a run that exists as damaged: one of its events could not be applied. */
@@ -412,7 +432,7 @@ final class ApplyEngine implements AutoCloseable {
     @Override
     public void close() throws SQLException {
         for (PreparedStatement ps : new PreparedStatement[] {insRun, updRun, updRunSummary, insCmd, updCmd, upsLabel,
-                delLabel, delRunLabels, delRunCommands, delRun, insTombstone, delTombstone, insQuarantine, putCheckpoint}) {
+                delLabel, delRunLabels, delRunCommands, delRun, insTombstone, delTombstone, insQuarantine, putCheckpoint, putMeta}) {
             ps.close();
         }
         cache.close();

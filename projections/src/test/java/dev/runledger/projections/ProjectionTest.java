@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.runledger.ledger.CompletionStatus;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.NdjsonCodec;
 import dev.runledger.ledger.NdjsonReader;
 import dev.runledger.ledger.RunEvent;
 import dev.runledger.ledger.SharedData;
@@ -36,6 +37,23 @@ class ProjectionTest {
 
     private ProjectionConfig config(Journal journal) {
         return ProjectionConfig.builder(dir.resolve("runs.sqlite"), journal).pollInterval(Duration.ofMillis(5)).build();
+    }
+
+    @Test
+    void shouldKeepAJournalLossWhereReadersOfTheProjectionSeeIt() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        RunEvent.JournalLoss loss = new RunEvent.JournalLoss(41, 43, 2, false, "2026-11-22T10:42:00Z");
+        long[] idx = dev.runledger.ledger.JournalSurgery.appendUnchecked(journalDir,
+                List.of(TestEvents.created("r-1"), loss, TestEvents.command("r-1", "c-1", "queued")));
+        try (Journal journal = Journal.openExisting(journalDir);
+             Projection p = Projection.open(ProjectionConfig.builder(dir.resolve("p.sqlite"), journal).build())) {
+            assertThat(p.awaitApplied(idx[2], Duration.ofSeconds(10))).isTrue();
+            assertThat(rows(dir.resolve("p.sqlite"), "SELECT key || ' ' || value FROM projection_meta WHERE key LIKE 'journal_loss:%'"))
+                    .containsExactly("journal_loss:" + idx[1] + " " + NdjsonCodec.encodeToString(loss));
+            assertThat(p.status().quarantined()).isZero();
+            assertThat(p.queries().command("r-1", "c-1")).isPresent();
+            assertThat(Rebuild.verify(journal, dir.resolve("p.sqlite"), null).equal()).isTrue();
+        }
     }
 
     @Test

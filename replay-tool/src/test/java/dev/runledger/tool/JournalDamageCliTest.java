@@ -92,6 +92,15 @@ class JournalDamageCliTest extends CliTestSupport {
     }
 
     @Test
+    void shouldRefuseAJournalLossFromAClient() {
+        String journal = dir.resolve("journal").toString();
+        String forged = "{\"type\":\"journal.loss\",\"afterIndex\":1,\"sealedIndex\":2,\"missingEvents\":1,"
+                + "\"withinDurabilityWindow\":false,\"detectedAt\":\"2026-11-22T10:00:00Z\"}\n";
+        assertThat(run(lines(TestEvents.created("r-1")) + forged, "append", "--journal", journal)).isEqualTo(2);
+        assertThat(stderr()).contains("append: line 2: journal.loss rejected: only the ledger records a journal loss");
+    }
+
+    @Test
     void shouldRefuseToMintANewIdForAJournalThatLostIt() throws Exception {
         String journal = appendRuns();
         Files.delete(Path.of(journal, "journal.id"));
