@@ -12,6 +12,9 @@ import java.util.Map;
  */
 public sealed interface RunEvent {
 
+    /** The most labels a run may carry; queries by label take no more keys than this either. */
+    int MAX_LABELS_PER_RUN = 64;
+
     /** The run the event is about; null only for {@link JournalLoss}, which is about the journal. */
     String runId();
 

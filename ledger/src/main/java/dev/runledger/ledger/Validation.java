@@ -9,7 +9,7 @@ final class Validation {
     static final int MAX_ID_LENGTH = 128;
     static final int MAX_LABEL_KEY_LENGTH = 128;
     static final int MAX_LABEL_VALUE_LENGTH = 1024;
-    static final int MAX_LABELS_PER_RUN = 64;
+    static final int MAX_LABELS_PER_RUN = RunEvent.MAX_LABELS_PER_RUN;
 
     private Validation() {
     }

@@ -12,6 +12,12 @@ public final class ChildJvm {
     }
 
     public static Process start(Class<?> main, Path log, String... args) throws IOException {
+        return start(main, log, java.util.Map.of(), args);
+    }
+
+    /** As {@link #start(Class, Path, String...)}, with {@code environment} added to the child's environment. */
+    public static Process start(Class<?> main, Path log, java.util.Map<String, String> environment, String... args)
+            throws IOException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(JvmFlags.forThisJvm());
@@ -21,7 +27,9 @@ public final class ChildJvm {
         command.add(main.getName());
         command.addAll(Arrays.asList(args));
         TestHygiene.childLog(log); // named, with its tail, if the test fails
-        return new ProcessBuilder(command).redirectError(log.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(log.toFile());
+        builder.environment().putAll(environment);
+        return builder.start();
     }
 
     /** SIGKILL: no shutdown hooks, no flushing, exactly what a crash looks like. */

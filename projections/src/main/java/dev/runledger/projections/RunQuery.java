@@ -1,5 +1,7 @@
 package dev.runledger.projections;
 
+import dev.runledger.ledger.RunEvent;
+
 import java.time.Instant;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -22,6 +24,10 @@ public record RunQuery(Map<String, Set<String>> labels, String status, Instant c
             copy.put(e.getKey(), Collections.unmodifiableSet(new LinkedHashSet<>(e.getValue())));
         }
         labels = Collections.unmodifiableMap(copy);
+        if (labels.size() > RunEvent.MAX_LABELS_PER_RUN) {
+            throw new IllegalArgumentException("a query takes at most " + RunEvent.MAX_LABELS_PER_RUN + " label keys (a run"
+                    + " has at most that many labels) but was given " + labels.size());
+        }
         if (pageLength < 1 || pageLength > MAX_PAGE_LENGTH) {
             throw new IllegalArgumentException("pageLength must be 1-" + MAX_PAGE_LENGTH + " but was " + pageLength);
         }

@@ -6,12 +6,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Runs the ledger, the projector and the HTTP API in one process until SIGTERM or Ctrl-C.",
-                "Binds 127.0.0.1 by default; any other address needs --token, which appends must then carry."})
+                "Binds 127.0.0.1 by default; any other address needs a token (--token-file or RUNLEDGER_TOKEN), which every",
+                "request but /health must then carry as Authorization: Bearer <token>."})
 final class ServeCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
@@ -25,8 +27,16 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--bind", defaultValue = "127.0.0.1", paramLabel = "ADDR", description = "Address (default 127.0.0.1).")
     String bind;
 
-    @Option(names = "--token", paramLabel = "T", description = "Bearer token appends must carry (16+ characters).")
+    @Option(names = "--token-file", paramLabel = "FILE", description = "File holding the bearer token every request but"
+            + " /health must then carry (16+ characters). Also from the environment: RUNLEDGER_TOKEN.")
+    Path tokenFile;
+
+    @Option(names = "--token", paramLabel = "T", description = "The token on the command line: visible to every local"
+            + " user in ps; prefer --token-file or RUNLEDGER_TOKEN.")
     String token;
+
+    @Option(names = "--public-metrics", description = "With a token: let /metrics be scraped without it.")
+    boolean publicMetrics;
 
     @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body.")
     int maxBodyBytes;
@@ -34,10 +44,32 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-wait-ms", defaultValue = "10000", paramLabel = "MS", description = "Longest wait for minIndex.")
     long maxWaitMs;
 
+    /** One source at a time: a file, the environment, or (with a warning) the command line. */
+    private String token() throws java.io.IOException {
+        String fromEnv = System.getenv("RUNLEDGER_TOKEN");
+        int given = (tokenFile != null ? 1 : 0) + (token != null ? 1 : 0) + (fromEnv != null && !fromEnv.isBlank() ? 1 : 0);
+        if (given > 1) {
+            throw new IllegalArgumentException("give the token one way: --token-file, RUNLEDGER_TOKEN or --token");
+        }
+        if (tokenFile != null) {
+            if (!java.nio.file.Files.isRegularFile(tokenFile)) {
+                throw new IllegalArgumentException("--token-file " + tokenFile + ": no such file");
+            }
+            return java.nio.file.Files.readString(tokenFile, java.nio.charset.StandardCharsets.UTF_8).trim();
+        }
+        if (token != null) {
+            System.err.println("serve: warning: --token is visible to every local user (ps); prefer --token-file or"
+                    + " RUNLEDGER_TOKEN");
+            return token;
+        }
+        return fromEnv == null || fromEnv.isBlank() ? null : fromEnv.trim();
+    }
+
     @Override
     public Integer call() throws Exception {
-        ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token)
-                .maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs)).build();
+        ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token())
+                .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
+                .build();
         RunLedgerServer server = RunLedgerServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -140,4 +140,16 @@ class RunLedgerCliTest extends CliTestSupport {
         run("", "export", "--journal", journal);
         return (int) stdout().lines().count();
     }
+
+    @Test
+    void shouldRefuseAMissingTokenFileAndTwoTokenSources() throws Exception {
+        String journal = dir.resolve("journal").toString();
+        String db = dir.resolve("runs.sqlite").toString();
+        assertThat(run("", "serve", "--journal", journal, "--db", db, "--token-file", dir.resolve("nope").toString())).isEqualTo(2);
+        assertThat(stderr()).contains("--token-file " + dir.resolve("nope") + ": no such file");
+        java.nio.file.Files.writeString(dir.resolve("token"), "a-token-from-somewhere-safe");
+        assertThat(run("", "serve", "--journal", journal, "--db", db, "--token-file", dir.resolve("token").toString(),
+                "--token", "another-token-0123456789")).isEqualTo(2);
+        assertThat(stderr()).contains("give the token one way");
+    }
 }

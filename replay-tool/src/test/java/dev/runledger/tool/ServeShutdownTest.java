@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** {@code runledger serve} in a child JVM: SIGTERM stops it cleanly with a final checkpoint. */
+/** {@code runledger serve} in a child JVM: SIGTERM stops it cleanly with a final checkpoint; its token sources. */
 class ServeShutdownTest {
     @TempDir
     Path dir;
@@ -58,6 +58,37 @@ class ServeShutdownTest {
                 rs.next();
                 assertThat(Long.parseLong(rs.getString(1))).isEqualTo(last);
             }
+        } finally {
+            serve.destroyForcibly();
+        }
+    }
+
+    private static final String TOKEN = "a-token-from-somewhere-safe";
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void shouldTakeTheTokenFromAFileOrTheEnvironmentAndRequireItOnReads() throws Exception {
+        java.nio.file.Files.writeString(dir.resolve("token"), TOKEN + "\n");
+        readsNeedTheToken(ChildJvm.start(RunLedger.class, dir.resolve("serve-file.log"), "serve", "--journal",
+                dir.resolve("journal").toString(), "--db", dir.resolve("runs.sqlite").toString(), "--port", "0",
+                "--token-file", dir.resolve("token").toString()));
+        readsNeedTheToken(ChildJvm.start(RunLedger.class, dir.resolve("serve-env.log"), java.util.Map.of("RUNLEDGER_TOKEN", TOKEN),
+                "serve", "--journal", dir.resolve("journal").toString(), "--db", dir.resolve("runs.sqlite").toString(),
+                "--port", "0"));
+    }
+
+    private static void readsNeedTheToken(Process serve) throws Exception {
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
+            String line = out.readLine();
+            assertThat(line).as("see the serve log").startsWith("listening on http://127.0.0.1:");
+            URI runs = URI.create("http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1) + "/runs");
+            HttpClient client = HttpClient.newHttpClient();
+            assertThat(client.send(HttpRequest.newBuilder(runs).build(), HttpResponse.BodyHandlers.ofString()).statusCode())
+                    .isEqualTo(401);
+            assertThat(client.send(HttpRequest.newBuilder(runs).header("Authorization", "Bearer " + TOKEN).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+            serve.destroy();
+            assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
         } finally {
             serve.destroyForcibly();
         }

@@ -8,7 +8,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,17 +27,25 @@ final class Exchange {
     final Map<String, List<String>> query;
     int status;
 
+    /** More query parameters than any endpoint takes (label filters included) is an error, not work. */
+    static final int MAX_PARAMETERS = 100;
+
     Exchange(HttpExchange http) {
+        this(http, true);
+    }
+
+    /** @param parse false for an exchange that only answers an error: a malformed request must still get one */
+    Exchange(HttpExchange http, boolean parse) {
         this.http = http;
-        this.path = segments(http.getRequestURI().getRawPath());
-        this.query = parameters(http.getRequestURI().getRawQuery());
+        this.path = parse ? segments(http.getRequestURI().getRawPath()) : List.of();
+        this.query = parse ? parameters(http.getRequestURI().getRawQuery()) : Map.of();
     }
 
     private static List<String> segments(String rawPath) {
         List<String> out = new ArrayList<>();
         for (String s : rawPath.split("/")) {
             if (!s.isEmpty()) {
-                out.add(decode(s));
+                out.add(decode(s, false));
             }
         }
         return out;
@@ -49,24 +56,61 @@ final class Exchange {
         if (rawQuery == null || rawQuery.isEmpty()) {
             return out;
         }
-        for (String pair : rawQuery.split("&")) {
+        String[] pairs = rawQuery.split("&", MAX_PARAMETERS + 2);
+        if (pairs.length > MAX_PARAMETERS) {
+            throw HttpError.badRequest("too many query parameters: at most " + MAX_PARAMETERS + " query parameters are taken");
+        }
+        for (String pair : pairs) {
             if (pair.isEmpty()) {
                 continue;
             }
             int eq = pair.indexOf('=');
-            String key = decode(eq < 0 ? pair : pair.substring(0, eq));
-            String value = eq < 0 ? null : decode(pair.substring(eq + 1));
+            String key = decode(eq < 0 ? pair : pair.substring(0, eq), true);
+            String value = eq < 0 ? null : decode(pair.substring(eq + 1), true);
             out.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
         }
         return out;
     }
 
-    private static String decode(String s) {
-        try {
-            return URLDecoder.decode(s, StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            throw HttpError.badRequest("malformed percent-encoding in " + s);
+    /**
+     * Percent-decoding per RFC 3986 into strict UTF-8: a malformed escape or bytes that are not UTF-8
+     * (overlong forms such as %C0%AF included) are refused, never patched. {@code +} is a space only in a
+     * query (form encoding); in a path segment it is a plus.
+     */
+    static String decode(String raw, boolean plusIsSpace) {
+        if (raw.indexOf('%') < 0 && (!plusIsSpace || raw.indexOf('+') < 0)) {
+            return raw;
         }
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(raw.length());
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c == '%') {
+                int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
+                int lo = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 2), 16) : -1;
+                if (hi < 0 || lo < 0) {
+                    throw HttpError.badRequest("malformed percent-encoding in " + abbreviate(raw));
+                }
+                bytes.write(hi << 4 | lo);
+                i += 2;
+            } else if (c == '+' && plusIsSpace) {
+                bytes.write(' ');
+            } else {
+                byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+                bytes.write(b, 0, b.length);
+            }
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(bytes.toByteArray())).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw HttpError.badRequest("percent-encoded bytes in " + abbreviate(raw) + " are not valid UTF-8");
+        }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
     }
 
     String method() {

@@ -55,6 +55,7 @@ public final class RunLedgerServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService executor;
     private final Routes routes;
+    private final BearerToken bearer;
 
     private RunLedgerServer(ServerConfig config) throws IOException {
         this.config = config;
@@ -114,6 +115,7 @@ public final class RunLedgerServer implements AutoCloseable {
                 .add("GET", "/health", (e, p) -> health(e))
                 .add("GET", "/metrics", (e, p) -> metrics(e));
         http.createContext("/", this::dispatch);
+        bearer = new BearerToken(config.token());
     }
 
     public static RunLedgerServer start(ServerConfig config) throws IOException {
@@ -145,6 +147,9 @@ public final class RunLedgerServer implements AutoCloseable {
         Exchange exchange = null;
         String route = Routes.UNKNOWN;
         try {
+            if (!isOpen(ex.getRequestURI().getRawPath())) {
+                bearer.check(ex.getRequestHeaders().getFirst("Authorization")); // before anything of the request is parsed
+            }
             exchange = new Exchange(ex);
             Routes.Match match = routes.match(exchange.method(), exchange.path);
             route = match.template();
@@ -163,8 +168,11 @@ public final class RunLedgerServer implements AutoCloseable {
         } catch (ProjectionUnavailableException e) {
             respondError(ex, exchange, new HttpError(503, "ProjectionUnavailable", e.getMessage(), null, e.progress()));
         } catch (Exception e) {
-            LOG.error("{} {} failed", ex.getRequestMethod(), ex.getRequestURI(), e);
-            respondError(ex, exchange, new HttpError(500, "InternalError", e.getClass().getSimpleName() + ": " + e.getMessage()));
+            // The response says that it failed and where to look, never how: no stack, no SQLite text.
+            String incident = Long.toHexString(System.nanoTime());
+            LOG.error("{} {} failed (incident {})", ex.getRequestMethod(), ex.getRequestURI().getRawPath(), incident, e);
+            respondError(ex, exchange, new HttpError(500, "InternalError", "the request failed on the server; its log"
+                    + " names incident " + incident));
         } finally {
             int status = exchange == null ? 400 : exchange.status;
             Timer.builder("http.server.requests").description("HTTP requests served")
@@ -175,9 +183,14 @@ public final class RunLedgerServer implements AutoCloseable {
         }
     }
 
+    /** Paths anyone may call when a token is set: {@code /health}, and {@code /metrics} if made public. */
+    private boolean isOpen(String rawPath) {
+        return "/health".equals(rawPath) || config.publicMetrics() && "/metrics".equals(rawPath);
+    }
+
     private static void respondError(HttpExchange ex, Exchange exchange, HttpError e) {
         try {
-            Exchange target = exchange != null ? exchange : new Exchange(ex);
+            Exchange target = exchange != null ? exchange : new Exchange(ex, false);
             if (target.status != 0) {
                 return; // headers went out already (a streamed response): nothing more can be said
             }

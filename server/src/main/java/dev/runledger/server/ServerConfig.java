@@ -21,6 +21,7 @@ public final class ServerConfig {
     private final Duration maxWait;
     private final int threads;
     private final Duration shutdownGrace;
+    private final boolean publicMetrics;
 
     private ServerConfig(Builder b) {
         this.journal = b.journal;
@@ -34,6 +35,12 @@ public final class ServerConfig {
         this.maxWait = b.maxWait;
         this.threads = b.threads;
         this.shutdownGrace = b.shutdownGrace;
+        this.publicMetrics = b.publicMetrics;
+    }
+
+    /** With a token set: whether {@code /metrics} may be scraped without it ({@code /health} always may). */
+    public boolean publicMetrics() {
+        return publicMetrics;
     }
 
     public static Builder builder(Path journal, Path database) {
@@ -56,7 +63,7 @@ public final class ServerConfig {
         return port;
     }
 
-    /** The bearer token appends must carry, or null when only loopback clients can reach the server. */
+    /** The bearer token every request but {@code /health} must carry, or null when only loopback clients can reach the server. */
     public String token() {
         return token;
     }
@@ -99,6 +106,7 @@ public final class ServerConfig {
         private Duration maxWait = Duration.ofSeconds(10);
         private int threads = 8;
         private Duration shutdownGrace = Duration.ofSeconds(5);
+        private boolean publicMetrics;
 
         private Builder(Path journal, Path database) {
             this.journal = Objects.requireNonNull(journal, "journal");
@@ -176,6 +184,12 @@ public final class ServerConfig {
             return this;
         }
 
+        /** Lets Prometheus scrape {@code /metrics} without the token (they show no run data, only counts). */
+        public Builder publicMetrics(boolean open) {
+            this.publicMetrics = open;
+            return this;
+        }
+
         /** Refuses a non-loopback bind without a token: the append endpoint would be open to the network. */
         public ServerConfig build() {
             boolean loopback;
@@ -185,8 +199,8 @@ public final class ServerConfig {
                 throw new IllegalArgumentException("bind address " + bind + " does not resolve", e);
             }
             if (!loopback && token == null) {
-                throw new IllegalArgumentException("binding " + bind + " (not loopback) requires a token: appends would be"
-                        + " open to the network; pass --token or bind 127.0.0.1");
+                throw new IllegalArgumentException("binding " + bind + " (not loopback) requires a token: runs and appends"
+                        + " would be open to the network; pass --token-file (or RUNLEDGER_TOKEN) or bind 127.0.0.1");
             }
             return new ServerConfig(this);
         }

@@ -50,9 +50,12 @@ class RunLedgerServerTest {
         return ServerConfig.builder(dir.resolve("journal"), dir.resolve("runs.sqlite"));
     }
 
-    private HttpResponse<String> get(String path) throws Exception {
-        return client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(20)).GET().build(),
-                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    private HttpResponse<String> get(String path, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(20)).GET();
+        if (headers.length > 0) {
+            b.headers(headers);
+        }
+        return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     }
 
     private HttpResponse<String> post(String body, String... headers) throws Exception {
@@ -238,6 +241,78 @@ class RunLedgerServerTest {
     }
 
     @Test
+    void shouldRequireTheTokenOnEveryRouteButHealthWhenOneIsSet() throws Exception {
+        start(config().token(TOKEN));
+        HttpResponse<String> appended = post(ndjson(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued")),
+                "Authorization", "Bearer " + TOKEN);
+        assertThat(appended.statusCode()).isEqualTo(200);
+        String min = "?minIndex=" + lastIndex(appended);
+        for (String path : List.of("/runs" + min, "/runs/r-1" + min, "/runs/r-1/commands" + min, "/runs/r-1/commands.json" + min,
+                "/runs/r-1/commands/c-1" + min, "/metrics", "/nowhere")) {
+            assertThat(get(path).statusCode()).as("no token: GET %s", path).isEqualTo(401);
+            assertThat(get(path, "Authorization", "Bearer wrong-token-0123456789").statusCode()).as("wrong token: %s", path)
+                    .isEqualTo(401);
+            assertThat(get(path, "Authorization", "Bearer" + TOKEN).statusCode()).as("no space: %s", path).isEqualTo(401);
+            int expected = path.equals("/nowhere") ? 404 : 200;
+            assertThat(get(path, "Authorization", "bearer " + TOKEN).statusCode()).as("lower-case scheme: %s", path)
+                    .isEqualTo(expected);
+            assertThat(get(path, "Authorization", "Bearer " + TOKEN).statusCode()).as("token: %s", path).isEqualTo(expected);
+        }
+        assertThat(get("/health").statusCode()).as("health is open").isEqualTo(200);
+        assertThat(get("/runs").body()).contains("\"id\":\"Unauthorized\"").doesNotContain("r-1");
+        assertThat(post(ndjson(TestEvents.created("r-2")), "Authorization", "BEARER " + TOKEN).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void shouldServeMetricsWithoutATokenOnlyWhenMadePublic() throws Exception {
+        start(config().token(TOKEN).publicMetrics(true));
+        assertThat(get("/metrics").statusCode()).isEqualTo(200);
+        assertThat(get("/runs").statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    void shouldDecodePathSegmentsPerRfc3986AndRefuseWhatIsNotUtf8() throws Exception {
+        start(config());
+        HttpResponse<String> appended = post(ndjson(TestEvents.created("x+y"), TestEvents.created("x y")));
+        assertThat(get("/runs/x+y?minIndex=" + lastIndex(appended)).body()).contains("\"id\":\"x+y\"");
+        assertThat(get("/runs/x%20y").body()).contains("\"id\":\"x y\"");
+        HttpResponse<String> overlong = get("/runs/a%C0%AFb");
+        assertThat(overlong.statusCode()).isEqualTo(400);
+        assertThat(overlong.headers().firstValue("Content-Type")).hasValue("application/json");
+        assertThat(overlong.body()).contains("not valid UTF-8");
+        assertThat(get("/runs?label.k=%FF").statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void shouldRefuseBodiesThatAreNotNdjson() throws Exception {
+        start(config());
+        String body = ndjson(TestEvents.created("r-1"));
+        HttpResponse<String> xml = post(body, "Content-Type", "application/xml");
+        assertThat(xml.statusCode()).isEqualTo(415);
+        assertThat(xml.body()).contains("application/x-ndjson");
+        assertThat(head()).isEqualTo(Journal.NONE);
+        assertThat(post(body, "Content-Type", "application/x-ndjson; charset=utf-8").statusCode()).isEqualTo(200);
+        assertThat(post(ndjson(TestEvents.created("r-2"))).statusCode()).as("no Content-Type: NDJSON assumed").isEqualTo(200);
+    }
+
+    @Test
+    void shouldBoundParametersAndLabelFiltersNamingTheLimit() throws Exception {
+        start(config());
+        StringBuilder many = new StringBuilder("/runs?");
+        for (int i = 0; i < 10_000; i++) {
+            many.append(i == 0 ? "" : "&").append("label.k").append(i).append("=v");
+        }
+        HttpResponse<String> tooMany = get(many.toString());
+        assertThat(tooMany.statusCode()).isEqualTo(400);
+        assertThat(tooMany.body()).contains("at most 100 query parameters").doesNotContain("SQLITE").doesNotContain("Expression");
+        StringBuilder keys = new StringBuilder("/runs?");
+        for (int i = 0; i < 70; i++) {
+            keys.append(i == 0 ? "" : "&").append("label.k").append(i).append("=v");
+        }
+        assertThat(get(keys.toString()).body()).contains("at most 64 label keys");
+    }
+
+    @Test
     void shouldRefuseBodiesOverTheLimitAndAppendNothing() throws Exception {
         start(config().maxBodyBytes(4096));
         post(ndjson(TestEvents.created("r-1")));
@@ -267,7 +342,7 @@ class RunLedgerServerTest {
         assertThat(head()).isEqualTo(Journal.NONE);
         HttpResponse<String> ok = post(ndjson(TestEvents.created("r-1")), "Authorization", "Bearer " + TOKEN);
         assertThat(ok.statusCode()).isEqualTo(200);
-        assertThat(get("/runs/r-1?minIndex=" + lastIndex(ok)).statusCode()).isEqualTo(200);
+        assertThat(get("/runs/r-1?minIndex=" + lastIndex(ok), "Authorization", "Bearer " + TOKEN).statusCode()).isEqualTo(200);
     }
 
     @Test
