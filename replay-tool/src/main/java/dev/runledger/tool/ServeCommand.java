@@ -71,13 +71,15 @@ final class ServeCommand implements Callable<Integer> {
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
                 .build();
         RunLedgerServer server = RunLedgerServer.start(config);
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            stopped.countDown();
-        }, "runledger-shutdown"));
+        // SIGTERM and Ctrl-C are a normal stop: handled here rather than by a shutdown hook, so the process
+        // finishes its stop on this thread and exits 0 (a hook runs while the JVM already exits with 143).
+        CountDownLatch stop = new CountDownLatch(1);
+        for (String name : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
+        }
         System.out.println("listening on http://" + bind + ":" + server.port());
-        stopped.await();
+        stop.await();
+        server.close();
         return RunLedger.OK;
     }
 }

@@ -51,7 +51,8 @@ class ServeShutdownTest {
 
             serve.destroy(); // SIGTERM
             assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
-            assertThat(serve.exitValue()).isIn(0, 143);
+            assertThat(serve.exitValue()).as("a clean stop exits 0").isZero();
+            assertThat(db.resolveSibling("runs.sqlite-wal")).as("checkpointed on close: no WAL left").doesNotExist();
 
             try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); ResultSet rs = c.createStatement()
                     .executeQuery("SELECT value FROM projection_meta WHERE key = 'checkpoint_index'")) {
@@ -87,8 +88,12 @@ class ServeShutdownTest {
                     .isEqualTo(401);
             assertThat(client.send(HttpRequest.newBuilder(runs).header("Authorization", "Bearer " + TOKEN).build(),
                     HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+            long stopping = System.nanoTime();
             serve.destroy();
             assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopping)).as("an idle stop is quick")
+                    .isLessThan(2_000);
+            assertThat(serve.exitValue()).isZero();
         } finally {
             serve.destroyForcibly();
         }

@@ -56,6 +56,9 @@ public final class RunLedgerServer implements AutoCloseable {
     private final ExecutorService executor;
     private final Routes routes;
     private final BearerToken bearer;
+    /** Requests being handled; a stop waits for this to reach zero, not for the whole grace period. */
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile boolean stopping;
 
     private RunLedgerServer(ServerConfig config) throws IOException {
         this.config = config;
@@ -146,7 +149,12 @@ public final class RunLedgerServer implements AutoCloseable {
         long start = System.nanoTime();
         Exchange exchange = null;
         String route = Routes.UNKNOWN;
+        inFlight.incrementAndGet();
         try {
+            if (stopping) {
+                ex.getResponseHeaders().set("Retry-After", "5");
+                throw new HttpError(503, "Stopping", "the server is stopping; retry against its successor");
+            }
             if (!isOpen(ex.getRequestURI().getRawPath())) {
                 bearer.check(ex.getRequestHeaders().getFirst("Authorization")); // before anything of the request is parsed
             }
@@ -180,6 +188,7 @@ public final class RunLedgerServer implements AutoCloseable {
                     .publishPercentiles(0.5, 0.99)
                     .register(registry).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
             ex.close();
+            inFlight.decrementAndGet();
         }
     }
 
@@ -247,17 +256,27 @@ public final class RunLedgerServer implements AutoCloseable {
         e.send(200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
-    /** Graceful: stop accepting, let requests in flight finish (the configured grace), final checkpoint, close the journal. */
+    /**
+     * Graceful: new requests are answered 503, those in flight finish (up to the configured grace; an idle
+     * server stops at once), then the projector's final batch is committed with its checkpoint and the
+     * journal is closed.
+     */
     @Override
     public void close() {
-        long grace = config.shutdownGrace().toSeconds();
-        LOG.info("stopping: no new requests; finishing those in flight (up to {} s)", grace);
-        http.stop((int) grace);
+        long grace = config.shutdownGrace().toNanos();
+        LOG.info("stopping: finishing {} request(s) in flight (up to {} s)", inFlight.get(), config.shutdownGrace().toSeconds());
+        stopping = true;
+        long deadline = System.nanoTime() + grace;
+        while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+        }
+        if (inFlight.get() > 0) {
+            LOG.warn("{} request(s) still running after the grace period; closing anyway", inFlight.get());
+        }
+        http.stop(0);
         executor.shutdown();
         try {
-            if (!executor.awaitTermination(Math.max(1, grace), TimeUnit.SECONDS)) {
-                LOG.warn("requests still running after {} s; closing anyway", grace);
-            }
+            executor.awaitTermination(1, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
