@@ -21,7 +21,7 @@ public final class ChildJvm {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(JvmFlags.forThisJvm());
-        command.add("-Xmx256m");
+        command.add(environment.getOrDefault("CHILD_JVM_HEAP", "-Xmx256m")); // a test may ask for a smaller heap
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(main.getName());

@@ -98,4 +98,58 @@ class ServeShutdownTest {
             serve.destroyForcibly();
         }
     }
+
+    /**
+     * Four concurrent 31 MB bodies against a 64 MB heap used to end in OutOfMemoryError and reset
+     * connections. Now what the in-flight body budget cannot take is answered 503 with Retry-After,
+     * nothing of it is appended, and the server stays healthy.
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void shouldAnswerLargeConcurrentBodiesBeyondTheBudgetWith503UnderASmallHeap() throws Exception {
+        Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve-small.log"), java.util.Map.of("CHILD_JVM_HEAP",
+                "-Xmx64m"), "serve", "--journal", dir.resolve("journal").toString(), "--db", dir.resolve("runs.sqlite").toString(),
+                "--port", "0");
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
+            String line = out.readLine();
+            assertThat(line).as("see serve-small.log").startsWith("listening on http://127.0.0.1:");
+            String base = "http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1);
+            StringBuilder big = new StringBuilder(NdjsonCodec.encodeToString(TestEvents.created("big"))).append('\n');
+            String command = NdjsonCodec.encodeToString(TestEvents.command("big", "c-0", "queued"));
+            for (int i = 0; big.length() < 31_000_000; i++) {
+                big.append(command.replace("c-0", "c-" + i)).append('\n');
+            }
+            byte[] body = big.toString().getBytes(StandardCharsets.UTF_8);
+            HttpClient client = HttpClient.newHttpClient();
+            java.util.List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> posts = new java.util.ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                posts.add(client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/events"))
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString()));
+            }
+            java.util.List<Integer> statuses = new java.util.ArrayList<>();
+            String minIndex = "";
+            for (var post : posts) {
+                HttpResponse<String> r = post.get(90, TimeUnit.SECONDS);
+                statuses.add(r.statusCode());
+                if (r.statusCode() == 200) {
+                    minIndex = "&minIndex=" + r.body().replaceAll(".*\"lastIndex\":(\\d+).*", "$1");
+                }
+                if (r.statusCode() == 503) {
+                    assertThat(r.headers().firstValue("Retry-After")).isPresent();
+                    assertThat(r.body()).contains("\"id\":\"Busy\"");
+                }
+            }
+            assertThat(statuses).as("every POST got an HTTP answer").allMatch(s -> s == 200 || s == 503).contains(503);
+            assertThat(client.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).as("still healthy").isEqualTo(200);
+            long accepted = statuses.stream().filter(s -> s == 200).count();
+            HttpResponse<String> runs = client.send(HttpRequest.newBuilder(URI.create(base + "/runs?total=true" + minIndex))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(runs.body()).as("a refused batch appends nothing").contains("\"totalLength\":" + Math.min(accepted, 1));
+            serve.destroy();
+            assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            serve.destroyForcibly();
+        }
+    }
 }

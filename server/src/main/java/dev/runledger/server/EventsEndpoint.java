@@ -24,10 +24,12 @@ final class EventsEndpoint {
      * bodies at once on a 2-core machine starved the readers (query p99 under load 51 ms -> see README).
      */
     private final java.util.concurrent.Semaphore ingest = new java.util.concurrent.Semaphore(1, true);
+    private final BodyBudget budget;
 
     EventsEndpoint(Ledger ledger, MeterRegistry registry, ServerConfig config) {
         this.ledger = ledger;
         this.config = config;
+        this.budget = new BodyBudget(config.bodyBudgetBytes());
         this.invalid = Counter.builder("ledger.append.rejected").description("Events refused at append")
                 .tag("reason", "invalid").register(registry);
     }
@@ -45,12 +47,32 @@ final class EventsEndpoint {
                         + " application/x-ndjson, one JSON event per line), not " + mediaType);
             }
         }
-        byte[] body = e.body(config.maxBodyBytes());
-        ingest.acquireUninterruptibly();
+        long declared = e.declaredLength(config.maxBodyBytes());
+        BodyBudget.Reservation reservation;
         try {
-            append(e, body);
-        } finally {
-            ingest.release();
+            reservation = budget.reserve(Math.max(0, declared));
+        } catch (HttpError busy) {
+            e.http.getResponseHeaders().set("Retry-After", "1");
+            e.discardBody(config.maxBodyBytes());
+            throw busy;
+        }
+        try (reservation) {
+            byte[] body;
+            try {
+                body = e.body(config.maxBodyBytes(), reservation);
+            } catch (HttpError busy) {
+                if (busy.status == 503) {
+                    e.http.getResponseHeaders().set("Retry-After", "1");
+                    e.discardBody(config.maxBodyBytes());
+                }
+                throw busy;
+            }
+            ingest.acquireUninterruptibly();
+            try {
+                append(e, body);
+            } finally {
+                ingest.release();
+            }
         }
     }
 

@@ -157,29 +157,55 @@ final class Exchange {
         }
     }
 
-    /** Reads the body, refusing more than {@code limit} bytes whatever Content-Length says. */
-    byte[] body(int limit) throws IOException {
+    /** The body's declared length, or -1 when it is chunked; 413 past {@code limit}, 400 if malformed. */
+    long declaredLength(int limit) {
         String length = http.getRequestHeaders().getFirst("Content-Length");
-        if (length != null) {
-            try {
-                if (Long.parseLong(length.trim()) > limit) {
-                    throw tooLarge(limit);
-                }
-            } catch (NumberFormatException e) {
-                throw HttpError.badRequest("Content-Length is not a number: " + length);
-            }
+        if (length == null) {
+            return -1;
         }
+        try {
+            long n = Long.parseLong(length.trim());
+            if (n > limit) {
+                throw tooLarge(limit);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw HttpError.badRequest("Content-Length is not a number: " + length);
+        }
+    }
+
+    /**
+     * Reads the body, refusing more than {@code limit} bytes whatever Content-Length said, and growing
+     * {@code reservation} as a body of unknown length arrives.
+     */
+    byte[] body(int limit, BodyBudget.Reservation reservation) throws IOException {
+        long declared = declaredLength(limit);
         try (InputStream in = http.getRequestBody()) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream(length == null ? 8192 : Math.min(limit, Integer.parseInt(length.trim())));
+            ByteArrayOutputStream out = new ByteArrayOutputStream(declared < 0 ? 8192 : (int) declared);
             byte[] buf = new byte[64 * 1024];
             int n;
             while ((n = in.read(buf)) > 0) {
                 if (out.size() + n > limit) {
                     throw tooLarge(limit);
                 }
+                reservation.growTo(out.size() + (long) n);
                 out.write(buf, 0, n);
             }
             return out.toByteArray();
+        }
+    }
+
+    /** Reads and drops what is left of the body (up to {@code limit}), so that an early answer reaches the client. */
+    void discardBody(int limit) {
+        try (InputStream in = http.getRequestBody()) {
+            byte[] buf = new byte[64 * 1024];
+            long total = 0;
+            int n;
+            while (total <= limit && (n = in.read(buf)) > 0) {
+                total += n;
+            }
+        } catch (IOException ignored) {
+            // the client went away; nothing to answer
         }
     }
 

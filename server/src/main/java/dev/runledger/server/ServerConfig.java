@@ -22,6 +22,7 @@ public final class ServerConfig {
     private final int threads;
     private final Duration shutdownGrace;
     private final boolean publicMetrics;
+    private final long bodyBudgetBytes;
 
     private ServerConfig(Builder b) {
         this.journal = b.journal;
@@ -36,6 +37,12 @@ public final class ServerConfig {
         this.threads = b.threads;
         this.shutdownGrace = b.shutdownGrace;
         this.publicMetrics = b.publicMetrics;
+        this.bodyBudgetBytes = b.bodyBudgetBytes;
+    }
+
+    /** Memory all request bodies in flight may hold together (each costs about twice its size); default half the heap. */
+    public long bodyBudgetBytes() {
+        return bodyBudgetBytes;
     }
 
     /** With a token set: whether {@code /metrics} may be scraped without it ({@code /health} always may). */
@@ -107,6 +114,7 @@ public final class ServerConfig {
         private int threads = 8;
         private Duration shutdownGrace = Duration.ofSeconds(5);
         private boolean publicMetrics;
+        private long bodyBudgetBytes = Runtime.getRuntime().maxMemory() / 2;
 
         private Builder(Path journal, Path database) {
             this.journal = Objects.requireNonNull(journal, "journal");
@@ -181,6 +189,14 @@ public final class ServerConfig {
                 throw new IllegalArgumentException("shutdownGrace must be 0-60 s but was " + grace);
             }
             this.shutdownGrace = grace;
+            return this;
+        }
+
+        public Builder bodyBudgetBytes(long bytes) {
+            if (bytes < 1 << 20) {
+                throw new IllegalArgumentException("bodyBudgetBytes must be at least 1 MiB but was " + bytes);
+            }
+            this.bodyBudgetBytes = bytes;
             return this;
         }
 

@@ -313,6 +313,21 @@ class RunLedgerServerTest {
     }
 
     @Test
+    void shouldAnswerBusyWhenABodyDoesNotFitTheInFlightBudget() throws Exception {
+        start(config().bodyBudgetBytes(1 << 20));
+        StringBuilder big = new StringBuilder(ndjson(TestEvents.created("r-big")));
+        for (int i = 0; big.length() < 600_000; i++) {
+            big.append(ndjson(TestEvents.command("r-big", "c-" + i, "queued")));
+        }
+        HttpResponse<String> busy = post(big.toString());
+        assertThat(busy.statusCode()).isEqualTo(503);
+        assertThat(busy.headers().firstValue("Retry-After")).isPresent();
+        assertThat(busy.body()).contains("\"id\":\"Busy\"").contains("does not fit now");
+        assertThat(head()).as("nothing appended").isEqualTo(Journal.NONE);
+        assertThat(post(ndjson(TestEvents.created("r-small"))).statusCode()).as("the budget is released").isEqualTo(200);
+    }
+
+    @Test
     void shouldRefuseBodiesOverTheLimitAndAppendNothing() throws Exception {
         start(config().maxBodyBytes(4096));
         post(ndjson(TestEvents.created("r-1")));
