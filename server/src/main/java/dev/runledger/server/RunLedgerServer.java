@@ -56,6 +56,7 @@ public final class RunLedgerServer implements AutoCloseable {
     private final ExecutorService executor;
     private final Routes routes;
     private final BearerToken bearer;
+    private final MinIndexWaits waits;
     /** Requests being handled; a stop waits for this to reach zero, not for the whole grace period. */
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean stopping;
@@ -119,6 +120,7 @@ public final class RunLedgerServer implements AutoCloseable {
                 .add("GET", "/metrics", (e, p) -> metrics(e));
         http.createContext("/", this::dispatch);
         bearer = new BearerToken(config.token());
+        waits = new MinIndexWaits(projection, executor, config.maxParkedReads());
     }
 
     public static RunLedgerServer start(ServerConfig config) throws IOException {
@@ -137,6 +139,11 @@ public final class RunLedgerServer implements AutoCloseable {
         return http.getAddress().getPort();
     }
 
+    /** Reads now parked waiting for their minIndex (for tests and health). */
+    int parkedReads() {
+        return waits.size();
+    }
+
     public PrometheusMeterRegistry registry() {
         return registry;
     }
@@ -147,9 +154,9 @@ public final class RunLedgerServer implements AutoCloseable {
      */
     private void dispatch(HttpExchange ex) {
         long start = System.nanoTime();
-        Exchange exchange = null;
-        String route = Routes.UNKNOWN;
         inFlight.incrementAndGet();
+        Exchange exchange = null;
+        Routes.Match match = null;
         try {
             if (stopping) {
                 ex.getResponseHeaders().set("Retry-After", "5");
@@ -159,37 +166,99 @@ public final class RunLedgerServer implements AutoCloseable {
                 bearer.check(ex.getRequestHeaders().getFirst("Authorization")); // before anything of the request is parsed
             }
             exchange = new Exchange(ex);
-            Routes.Match match = routes.match(exchange.method(), exchange.path);
-            route = match.template();
+            match = routes.match(exchange.method(), exchange.path);
             if (match.handler() == null) {
                 if (match.allowedMethods().isEmpty()) {
                     throw HttpError.notFound("no such endpoint: " + exchange.method() + " " + ex.getRequestURI().getPath());
                 }
                 ex.getResponseHeaders().set("Allow", String.join(", ", match.allowedMethods()));
-                throw new HttpError(405, "MethodNotAllowed", exchange.method() + " is not allowed on " + route + "; use "
-                        + String.join(" or ", match.allowedMethods()) + " (runs are read with GET, events appended with POST"
-                        + " /events)");
+                throw new HttpError(405, "MethodNotAllowed", exchange.method() + " is not allowed on " + match.template()
+                        + "; use " + String.join(" or ", match.allowedMethods()) + " (runs are read with GET, events appended"
+                        + " with POST /events)");
             }
-            match.handler().handle(exchange, match.params());
-        } catch (HttpError e) {
-            respondError(ex, exchange, e);
-        } catch (ProjectionUnavailableException e) {
-            respondError(ex, exchange, new HttpError(503, "ProjectionUnavailable", e.getMessage(), null, e.progress()));
+            Long minIndex = "GET".equals(exchange.method()) ? exchange.longParam("minIndex") : null;
+            if (minIndex != null && projection.appliedIndex() < minIndex) {
+                park(ex, exchange, match, start, minIndex);
+                return;
+            }
         } catch (Exception e) {
+            respond(ex, exchange, e);
+            finish(ex, exchange, match == null ? Routes.UNKNOWN : match.template(), start);
+            return;
+        }
+        run(ex, exchange, match, start);
+    }
+
+    /** Handles a routed request (at once, or when its minIndex is applied) and finishes it. */
+    private void run(HttpExchange ex, Exchange exchange, Routes.Match match, long start) {
+        try {
+            match.handler().handle(exchange, match.params());
+        } catch (Exception e) {
+            respond(ex, exchange, e);
+        } finally {
+            finish(ex, exchange, match.template(), start);
+        }
+    }
+
+    /** Parks a read until its minIndex is applied, holding no thread; past the cap, 503 at once. */
+    private void park(HttpExchange ex, Exchange exchange, Routes.Match match, long start, long minIndex) {
+        long deadline = System.nanoTime() + config.maxWait().toNanos();
+        boolean parked = waits.park(new MinIndexWaits.Parked() {
+            @Override
+            public long minIndex() {
+                return minIndex;
+            }
+
+            @Override
+            public long deadlineNanos() {
+                return deadline;
+            }
+
+            @Override
+            public void wake(boolean applied) {
+                if (applied) {
+                    run(ex, exchange, match, start);
+                    return;
+                }
+                ex.getResponseHeaders().set("Retry-After", "1");
+                respond(ex, exchange, new HttpError(503, "NotYetApplied", "journal index " + minIndex + " is not applied yet"
+                        + " (applied: " + projection.appliedIndex() + ") after waiting " + config.maxWait().toMillis()
+                        + " ms; retry"));
+                finish(ex, exchange, match.template(), start);
+            }
+        });
+        if (!parked) {
+            ex.getResponseHeaders().set("Retry-After", "1");
+            respond(ex, exchange, new HttpError(503, "TooManyWaits", "already " + config.maxParkedReads() + " reads are"
+                    + " waiting for minIndex; retry"));
+            finish(ex, exchange, match.template(), start);
+        }
+    }
+
+    /** Turns every failure into a JSON error; nothing escapes to the HTTP server. */
+    private static void respond(HttpExchange ex, Exchange exchange, Exception failure) {
+        if (failure instanceof HttpError e) {
+            respondError(ex, exchange, e);
+        } else if (failure instanceof ProjectionUnavailableException e) {
+            respondError(ex, exchange, new HttpError(503, "ProjectionUnavailable", e.getMessage(), null, e.progress()));
+        } else {
             // The response says that it failed and where to look, never how: no stack, no SQLite text.
             String incident = Long.toHexString(System.nanoTime());
-            LOG.error("{} {} failed (incident {})", ex.getRequestMethod(), ex.getRequestURI().getRawPath(), incident, e);
+            LOG.error("{} {} failed (incident {})", ex.getRequestMethod(), ex.getRequestURI().getRawPath(), incident, failure);
             respondError(ex, exchange, new HttpError(500, "InternalError", "the request failed on the server; its log"
                     + " names incident " + incident));
-        } finally {
-            int status = exchange == null ? 400 : exchange.status;
-            Timer.builder("http.server.requests").description("HTTP requests served")
-                    .tag("method", ex.getRequestMethod()).tag("route", route).tag("status", Integer.toString(status))
-                    .publishPercentiles(0.5, 0.99)
-                    .register(registry).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-            ex.close();
-            inFlight.decrementAndGet();
         }
+    }
+
+    /** Records the request under its route template and closes it. */
+    private void finish(HttpExchange ex, Exchange exchange, String route, long start) {
+        int status = exchange == null ? 400 : exchange.status;
+        Timer.builder("http.server.requests").description("HTTP requests served")
+                .tag("method", ex.getRequestMethod()).tag("route", route).tag("status", Integer.toString(status))
+                .publishPercentiles(0.5, 0.99)
+                .register(registry).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        ex.close();
+        inFlight.decrementAndGet();
     }
 
     /** Paths anyone may call when a token is set: {@code /health}, and {@code /metrics} if made public. */
@@ -266,6 +335,7 @@ public final class RunLedgerServer implements AutoCloseable {
         long grace = config.shutdownGrace().toNanos();
         LOG.info("stopping: finishing {} request(s) in flight (up to {} s)", inFlight.get(), config.shutdownGrace().toSeconds());
         stopping = true;
+        waits.close(); // parked reads are answered 503 now rather than held to the end of their wait
         long deadline = System.nanoTime() + grace;
         while (inFlight.get() > 0 && System.nanoTime() < deadline) {
             java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));

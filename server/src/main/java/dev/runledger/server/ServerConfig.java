@@ -23,6 +23,7 @@ public final class ServerConfig {
     private final Duration shutdownGrace;
     private final boolean publicMetrics;
     private final long bodyBudgetBytes;
+    private final int maxParkedReads;
 
     private ServerConfig(Builder b) {
         this.journal = b.journal;
@@ -38,6 +39,12 @@ public final class ServerConfig {
         this.shutdownGrace = b.shutdownGrace;
         this.publicMetrics = b.publicMetrics;
         this.bodyBudgetBytes = b.bodyBudgetBytes;
+        this.maxParkedReads = b.maxParkedReads;
+    }
+
+    /** How many reads may wait for their {@code minIndex} at once (they hold no thread); past it, 503. */
+    public int maxParkedReads() {
+        return maxParkedReads;
     }
 
     /** Memory all request bodies in flight may hold together (each costs about twice its size); default half the heap. */
@@ -115,6 +122,7 @@ public final class ServerConfig {
         private Duration shutdownGrace = Duration.ofSeconds(5);
         private boolean publicMetrics;
         private long bodyBudgetBytes = Runtime.getRuntime().maxMemory() / 2;
+        private int maxParkedReads = 1000;
 
         private Builder(Path journal, Path database) {
             this.journal = Objects.requireNonNull(journal, "journal");
@@ -189,6 +197,14 @@ public final class ServerConfig {
                 throw new IllegalArgumentException("shutdownGrace must be 0-60 s but was " + grace);
             }
             this.shutdownGrace = grace;
+            return this;
+        }
+
+        public Builder maxParkedReads(int n) {
+            if (n < 1 || n > 100_000) {
+                throw new IllegalArgumentException("maxParkedReads must be 1-100000 but was " + n);
+            }
+            this.maxParkedReads = n;
             return this;
         }
 

@@ -328,6 +328,51 @@ class RunLedgerServerTest {
     }
 
     @Test
+    void shouldParkMinIndexWaitsWithoutHoldingThreadsWhileOtherReadsStayFast() throws Exception {
+        start(config().threads(8));
+        long far = lastIndex(post(ndjson(TestEvents.created("r-1")))) + 1_000_000;
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> parked = new java.util.ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            parked.add(client.sendAsync(HttpRequest.newBuilder(uri("/runs?minIndex=" + far)).timeout(Duration.ofSeconds(30))
+                    .GET().build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> server.parkedReads() == 200);
+
+        for (String path : List.of("/health", "/runs", "/runs/r-1")) {
+            long t0 = System.nanoTime();
+            assertThat(get(path).statusCode()).as(path).isEqualTo(200);
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("%s answers while 200 reads are parked", path)
+                    .isLessThan(Duration.ofSeconds(1));
+        }
+        for (var read : parked) {
+            HttpResponse<String> r = read.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(r.statusCode()).isEqualTo(503);
+            assertThat(r.body()).contains("NotYetApplied");
+            assertThat(r.headers().firstValue("Retry-After")).isPresent();
+        }
+        assertThat(server.parkedReads()).isZero();
+    }
+
+    @Test
+    void shouldCapParkedReadsAndAnswerTheRestAtOnce() throws Exception {
+        start(config().maxParkedReads(10));
+        long far = lastIndex(post(ndjson(TestEvents.created("r-1")))) + 1_000_000;
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> parked = new java.util.ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            parked.add(client.sendAsync(HttpRequest.newBuilder(uri("/runs?minIndex=" + far)).GET().build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> server.parkedReads() == 10);
+        HttpResponse<String> refused = get("/runs/r-1?minIndex=" + far);
+        assertThat(refused.statusCode()).isEqualTo(503);
+        assertThat(refused.body()).contains("TooManyWaits").contains("already 10 reads are waiting");
+        assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+        for (var read : parked) {
+            assertThat(read.get(30, java.util.concurrent.TimeUnit.SECONDS).statusCode()).isEqualTo(503);
+        }
+    }
+
+    @Test
     void shouldRefuseBodiesOverTheLimitAndAppendNothing() throws Exception {
         start(config().maxBodyBytes(4096));
         post(ndjson(TestEvents.created("r-1")));
