@@ -161,40 +161,21 @@ final class ChronicleJournal implements Journal {
      * damaged or do not decode are skipped (projections quarantine them) and counted.
      */
     ScanResult scanAfter(long after, Set<EventType> wanted, ScanSink sink) {
-        long count = 0;
-        long damaged = 0;
+        long[] counts = {0, 0}; // excerpts, damaged
         EventEncoding.Reader reader = new EventEncoding.Reader();
-        byte[] buf = new byte[4096];
-        try (ExcerptTailer tailer = queue.createTailer()) {
-            if (after != NONE) {
-                tailer.moveToIndex(after);
-                try (DocumentContext skipped = tailer.readingDocument()) {
-                    skipped.isPresent(); // the caller has this one already
+        readRaw(after, (index, buf, length) -> {
+            counts[0]++;
+            try {
+                reader.reset(buf, length);
+                if (wanted.contains(reader.type())) {
+                    sink.accept(index, reader.decode());
                 }
+            } catch (EventEncoding.CorruptExcerptException e) {
+                counts[1]++;
             }
-            while (true) {
-                try (DocumentContext dc = tailer.readingDocument()) {
-                    if (!dc.isPresent()) {
-                        return new ScanResult(count, damaged);
-                    }
-                    count++;
-                    Bytes<?> bytes = dc.wire().bytes();
-                    int length = (int) bytes.readRemaining();
-                    if (length > buf.length) {
-                        buf = new byte[length];
-                    }
-                    bytes.read(buf, 0, length);
-                    try {
-                        reader.reset(buf, length);
-                        if (wanted.contains(reader.type())) {
-                            sink.accept(dc.index(), reader.decode());
-                        }
-                    } catch (EventEncoding.CorruptExcerptException e) {
-                        damaged++;
-                    }
-                }
-            }
-        }
+            return true;
+        });
+        return new ScanResult(counts[0], counts[1]);
     }
 
     /** What a scan read: excerpts in all, and how many of them were damaged. */
@@ -357,10 +338,6 @@ final class ChronicleJournal implements Journal {
     /** One appender per caller thread; the {@link Ledger} serializes use of it. */
     ExcerptAppender createAppender() {
         return queue.createAppender();
-    }
-
-    SingleChronicleQueue queue() {
-        return queue;
     }
 
     /** Writes bytes as one excerpt, returning its index. Caller owns {@code appender} for this call. */

@@ -184,6 +184,7 @@ final class ChronicleLedger implements Ledger {
             ensureOpen();
             // Validate the whole batch against the state the earlier events of the batch would leave.
             Map<String, RunState> overlay = new HashMap<>();
+            long bytes = 0;
             for (int i = 0; i < events.size(); i++) {
                 RunEvent event = Objects.requireNonNull(events.get(i), "event " + i + " of the batch is null");
                 refuseReserved(event, i);
@@ -193,9 +194,6 @@ final class ChronicleLedger implements Ledger {
                     throw reject(v, i, event);
                 }
                 s.apply(event, Journal.NONE);
-            }
-            long bytes = 0;
-            for (RunEvent event : events) {
                 bytes += estimatedBytes(event);
             }
             requireSpace(bytes, events.size());

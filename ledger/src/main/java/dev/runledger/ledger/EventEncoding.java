@@ -7,8 +7,6 @@ import dev.runledger.ledger.RunEvent.RunCreated;
 import dev.runledger.ledger.RunEvent.RunDeleted;
 import dev.runledger.ledger.RunEvent.SummaryRecorded;
 
-import net.openhft.chronicle.bytes.Bytes;
-
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;
 import java.util.ArrayList;
@@ -41,20 +39,6 @@ final class EventEncoding {
     private static final int CRC_OFFSET = 10;
 
     private EventEncoding() {
-    }
-
-    /**
-     * The event type an excerpt's header names, read without copying or decoding the excerpt: what a
-     * scan that wants only some types (the ledger's recovery skips commands) needs. Null when the header
-     * is short, of an unknown format version, or names no known type; a full decode then says why.
-     */
-    static EventType peekType(Bytes<?> bytes) {
-        long p = bytes.readPosition();
-        byte version = bytes.readRemaining() < HEADER_BYTES_UNCHECKED ? 0 : bytes.readByte(p);
-        if (version != VERSION && version != VERSION_UNCHECKED) {
-            return null;
-        }
-        return EventType.fromCode(bytes.readByte(p + 1));
     }
 
     /** The CRC-32C an excerpt of format version 2 must carry: over every byte but the checksum's own four. */
