@@ -52,20 +52,14 @@ final class EventsEndpoint {
         try {
             reservation = budget.reserve(Math.max(0, declared));
         } catch (HttpError busy) {
-            e.http.getResponseHeaders().set("Retry-After", "1");
-            e.discardBody(config.maxBodyBytes());
-            throw busy;
+            throw retryLater(e, busy);
         }
         try (reservation) {
             byte[] body;
             try {
                 body = e.body(config.maxBodyBytes(), reservation);
-            } catch (HttpError busy) {
-                if (busy.status == 503) {
-                    e.http.getResponseHeaders().set("Retry-After", "1");
-                    e.discardBody(config.maxBodyBytes());
-                }
-                throw busy;
+            } catch (HttpError refused) {
+                throw refused.status == 503 ? retryLater(e, refused) : refused;
             }
             ingest.acquireUninterruptibly();
             try {
@@ -74,6 +68,13 @@ final class EventsEndpoint {
                 ingest.release();
             }
         }
+    }
+
+    /** A body the budget cannot take now: drained, so the client hears the 503 and when to retry. */
+    private HttpError retryLater(Exchange e, HttpError busy) {
+        e.http.getResponseHeaders().set("Retry-After", "1");
+        e.discardBody(config.maxBodyBytes());
+        return busy;
     }
 
     private void append(Exchange e, byte[] body) throws IOException {

@@ -176,7 +176,8 @@ public final class RunLedgerServer implements AutoCloseable {
                         + "; use " + String.join(" or ", match.allowedMethods()) + " (runs are read with GET, events appended"
                         + " with POST /events)");
             }
-            Long minIndex = "GET".equals(exchange.method()) ? exchange.longParam("minIndex") : null;
+            // Run reads wait for minIndex (read-your-writes); health and metrics answer at once, as always.
+            Long minIndex = match.template().startsWith("/runs") ? exchange.longParam("minIndex") : null;
             if (minIndex != null && projection.appliedIndex() < minIndex) {
                 park(ex, exchange, match, start, minIndex);
                 return;
@@ -218,21 +219,24 @@ public final class RunLedgerServer implements AutoCloseable {
             public void wake(boolean applied) {
                 if (applied) {
                     run(ex, exchange, match, start);
-                    return;
+                } else {
+                    retryLater(ex, exchange, match, start, new HttpError(503, "NotYetApplied", "journal index " + minIndex
+                            + " is not applied yet (applied: " + projection.appliedIndex() + ") after waiting "
+                            + config.maxWait().toMillis() + " ms; retry"));
                 }
-                ex.getResponseHeaders().set("Retry-After", "1");
-                respond(ex, exchange, new HttpError(503, "NotYetApplied", "journal index " + minIndex + " is not applied yet"
-                        + " (applied: " + projection.appliedIndex() + ") after waiting " + config.maxWait().toMillis()
-                        + " ms; retry"));
-                finish(ex, exchange, match.template(), start);
             }
         });
         if (!parked) {
-            ex.getResponseHeaders().set("Retry-After", "1");
-            respond(ex, exchange, new HttpError(503, "TooManyWaits", "already " + config.maxParkedReads() + " reads are"
-                    + " waiting for minIndex; retry"));
-            finish(ex, exchange, match.template(), start);
+            retryLater(ex, exchange, match, start, new HttpError(503, "TooManyWaits", "already " + config.maxParkedReads()
+                    + " reads are waiting for minIndex; retry"));
         }
+    }
+
+    /** Answers a read that waited in vain, or could not wait, with 503 and when to retry, and finishes it. */
+    private void retryLater(HttpExchange ex, Exchange exchange, Routes.Match match, long start, HttpError error) {
+        ex.getResponseHeaders().set("Retry-After", "1");
+        respond(ex, exchange, error);
+        finish(ex, exchange, match.template(), start);
     }
 
     /** Turns every failure into a JSON error; nothing escapes to the HTTP server. */

@@ -19,7 +19,7 @@ import java.util.Map;
 /**
  * The reads: {@code /runs}, {@code /runs/{id}}, {@code /runs/{id}/commands}, {@code /runs/{id}/commands/{commandId}}
  * and {@code /runs/{id}/commands.json}, as the server's route table dispatches them. Every read takes
- * {@code minIndex} (read-your-writes, bounded wait).
+ * {@code minIndex} (read-your-writes): the server runs a read only once its index is applied (MinIndexWaits).
  * Stored JSON (commands, summaries) is written out raw, never re-encoded.
  */
 final class RunsEndpoint {
@@ -31,20 +31,7 @@ final class RunsEndpoint {
         this.config = config;
     }
 
-    /**
-     * Read-your-writes: the server parks a read whose {@code minIndex} is not applied yet and runs it once it
-     * is (see MinIndexWaits); this only validates the parameter, and refuses a read that arrives unapplied.
-     */
-    private void awaitMinIndex(Exchange e) {
-        Long minIndex = e.longParam("minIndex");
-        if (minIndex != null && projection.appliedIndex() < minIndex) {
-            throw new HttpError(503, "NotYetApplied", "journal index " + minIndex + " is not applied yet (applied: "
-                    + projection.appliedIndex() + "); retry");
-        }
-    }
-
-    void listRuns(Exchange e) throws IOException, InterruptedException {
-        awaitMinIndex(e);
+    void listRuns(Exchange e) throws IOException {
         RunQuery.Builder q = RunQuery.builder();
         for (Map.Entry<String, List<String>> param : e.query.entrySet()) {
             String name = param.getKey();
@@ -85,8 +72,7 @@ final class RunsEndpoint {
         }
     }
 
-    void run(Exchange e, String runId) throws IOException, InterruptedException {
-        awaitMinIndex(e);
+    void run(Exchange e, String runId) throws IOException {
         RunView run = projection.queries().run(runId).orElseThrow(() -> HttpError.notFound("no run " + runId));
         e.sendJson(200, g -> {
             g.writeStartObject();
@@ -96,8 +82,7 @@ final class RunsEndpoint {
         });
     }
 
-    void commands(Exchange e, String runId) throws IOException, InterruptedException {
-        awaitMinIndex(e);
+    void commands(Exchange e, String runId) throws IOException {
         Integer cursor = e.intParam("cursor", 0, Integer.MAX_VALUE);
         Integer pageLength = e.intParam("pageLength", 1, config.maxPageLength());
         CommandPage page = projection.queries().commands(runId, cursor,
@@ -106,8 +91,7 @@ final class RunsEndpoint {
         e.sendJson(200, g -> QueryJson.writeCommandPage(g, page));
     }
 
-    void command(Exchange e, String runId, String commandId) throws IOException, InterruptedException {
-        awaitMinIndex(e);
+    void command(Exchange e, String runId, String commandId) throws IOException {
         CommandView c = projection.queries().command(runId, commandId).orElseThrow(() -> HttpError.notFound(
                 projection.queries().run(runId).isPresent() ? "no command " + commandId + " in run " + runId : "no run " + runId));
         e.sendJson(200, g -> {
@@ -118,8 +102,7 @@ final class RunsEndpoint {
         });
     }
 
-    void commandsJson(Exchange e, String runId) throws IOException, InterruptedException {
-        awaitMinIndex(e);
+    void commandsJson(Exchange e, String runId) throws IOException {
         if (projection.queries().run(runId).isEmpty()) {
             throw HttpError.notFound("no run " + runId);
         }
