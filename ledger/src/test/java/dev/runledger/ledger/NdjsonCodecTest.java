@@ -98,6 +98,57 @@ class NdjsonCodecTest {
         assertThat(events.get(1)).isEqualTo(new RunEvent.RunDeleted("r-1"));
     }
 
+    @Test
+    void shouldDecodeTheSameEventsWhereverTheInputIsCut() {
+        String input = TestEventsLines.CREATED + "\r\n\n \t\n" + NdjsonCodec.encodeToString(TestEvents.command("r-1", "c-1",
+                "succeeded")) + "\n" + NdjsonCodec.encodeToString(TestEvents.completed("r-1"));
+        byte[] bytes = input.getBytes(StandardCharsets.UTF_8);
+        List<RunEvent> whole = decodeInChunks(bytes, bytes.length, bytes.length);
+
+        assertThat(whole).hasSize(3);
+        for (int first = 0; first <= bytes.length; first++) {
+            for (int size : new int[] {1, 7, 64}) {
+                assertThat(decodeInChunks(bytes, first, size)).as("first chunk %d, then %d", first, size).isEqualTo(whole);
+            }
+        }
+    }
+
+    @Test
+    void shouldNameTheBadLineAsSoonAsItsNewlineArrives() {
+        NdjsonDecoder decoder = new NdjsonDecoder(1024);
+        List<Long> lines = new java.util.ArrayList<>();
+        byte[] good = (TestEventsLines.CREATED + "\n").getBytes(StandardCharsets.UTF_8);
+        decoder.feed(good, 0, good.length, (event, line) -> lines.add(line));
+        byte[] bad = "{\"type\":\"run.exploded\"}\n{\"type".getBytes(StandardCharsets.UTF_8);
+
+        assertThatThrownBy(() -> decoder.feed(bad, 0, bad.length, (event, line) -> lines.add(line)))
+                .isInstanceOf(InvalidEventException.class).hasMessageStartingWith("line 2: ");
+        assertThat(lines).containsExactly(1L);
+    }
+
+    @Test
+    void shouldRefuseALineOverTheLimitBeforeItsEndArrives() {
+        NdjsonDecoder decoder = new NdjsonDecoder(100);
+        byte[] chunk = "x".repeat(60).getBytes(StandardCharsets.US_ASCII);
+        decoder.feed(chunk, 0, chunk.length, (event, line) -> { });
+
+        assertThatThrownBy(() -> decoder.feed(chunk, 0, chunk.length, (event, line) -> { }))
+                .hasMessage("line 1: longer than the limit of 100 bytes");
+    }
+
+    private static List<RunEvent> decodeInChunks(byte[] bytes, int first, int size) {
+        NdjsonReader.Batch.Builder batch = new NdjsonReader.Batch.Builder();
+        NdjsonDecoder decoder = new NdjsonDecoder(4096);
+        int pos = 0;
+        for (int n = Math.min(first, bytes.length); pos < bytes.length; n = Math.min(size, bytes.length - pos)) {
+            // a heap buffer that is a slice of a larger array, as network buffers are
+            decoder.feed(java.nio.ByteBuffer.wrap(bytes, pos, n).slice(), batch);
+            pos += n;
+        }
+        decoder.end(batch);
+        return batch.build().events();
+    }
+
     static final class TestEventsLines {
         static final String CREATED = "{\"type\":\"run.created\",\"runId\":\"r-1\",\"createdAt\":\"2026-11-22T10:00:00Z\"}";
     }
