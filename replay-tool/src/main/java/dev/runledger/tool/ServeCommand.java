@@ -13,7 +13,8 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Runs the ledger, the projector and the HTTP API in one process until SIGTERM or Ctrl-C.",
                 "Binds 127.0.0.1 by default; any other address needs a token (--token-file or RUNLEDGER_TOKEN), which every",
-                "request but /health must then carry as Authorization: Bearer <token>."})
+                "request but /health must then carry as Authorization: Bearer <token>; serve such an address over TLS",
+                "(--tls-keystore)."})
 final class ServeCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
@@ -37,6 +38,19 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--public-metrics", description = "With a token: let /metrics be scraped without it.")
     boolean publicMetrics;
+
+    @Option(names = "--tls-keystore", paramLabel = "FILE", description = "Serve HTTPS with this PKCS#12 keystore, or a"
+            + " PEM file with the certificate chain (and the key, unless --tls-key names it). Needed on any network you do"
+            + " not trust: without it the token crosses in clear.")
+    Path tlsKeystore;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "The PEM private key (unencrypted PKCS#8) for a PEM"
+            + " --tls-keystore.")
+    Path tlsKey;
+
+    @Option(names = "--tls-password-file", paramLabel = "FILE", description = "File holding the PKCS#12 password. Also"
+            + " from the environment: RUNLEDGER_TLS_PASSWORD.")
+    Path tlsPasswordFile;
 
     @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body.")
     int maxBodyBytes;
@@ -65,9 +79,26 @@ final class ServeCommand implements Callable<Integer> {
         return fromEnv == null || fromEnv.isBlank() ? null : fromEnv.trim();
     }
 
+    private ServerConfig.Tls tls() throws java.io.IOException {
+        if (tlsKeystore == null) {
+            if (tlsKey != null || tlsPasswordFile != null) {
+                throw new IllegalArgumentException("--tls-key and --tls-password-file go with --tls-keystore");
+            }
+            return null;
+        }
+        String password = System.getenv("RUNLEDGER_TLS_PASSWORD");
+        if (tlsPasswordFile != null) {
+            if (!java.nio.file.Files.isRegularFile(tlsPasswordFile)) {
+                throw new IllegalArgumentException("--tls-password-file " + tlsPasswordFile + ": no such file");
+            }
+            password = java.nio.file.Files.readString(tlsPasswordFile, java.nio.charset.StandardCharsets.UTF_8).strip();
+        }
+        return new ServerConfig.Tls(tlsKeystore, tlsKey, password);
+    }
+
     @Override
     public Integer call() throws Exception {
-        ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token())
+        ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token()).tls(tls())
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
                 .build();
         RunLedgerServer server = RunLedgerServer.start(config);
@@ -77,7 +108,7 @@ final class ServeCommand implements Callable<Integer> {
         for (String name : new String[] {"TERM", "INT"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
         }
-        System.out.println("listening on http://" + bind + ":" + server.port());
+        System.out.println("listening on " + (config.tls() == null ? "http" : "https") + "://" + bind + ":" + server.port());
         stop.await();
         server.close();
         return RunLedger.OK;

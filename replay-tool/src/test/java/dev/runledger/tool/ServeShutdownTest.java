@@ -64,6 +64,77 @@ class ServeShutdownTest {
         }
     }
 
+    /**
+     * SIGTERM while four clients keep POSTing whole runs: the stop lets the POSTs in flight finish, so
+     * every batch that was acknowledged is in the journal and none that was not (refused with 503 while
+     * stopping, or never connected) left a single event.
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void shouldKeepEveryAcknowledgedBatchAndNoOtherWhenStoppedMidPost() throws Exception {
+        Path journal = dir.resolve("journal");
+        Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve-load.log"), "serve", "--journal",
+                journal.toString(), "--db", dir.resolve("runs.sqlite").toString(), "--port", "0");
+        java.util.Set<String> acknowledged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        java.util.Set<String> sent = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.List<Thread> loaders = new java.util.ArrayList<>();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
+            String line = out.readLine();
+            assertThat(line).as("see serve-load.log").startsWith("listening on http://127.0.0.1:");
+            URI events = URI.create("http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1) + "/events");
+            HttpClient client = HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(5)).build();
+            for (int t = 0; t < 4; t++) {
+                int loader = t;
+                Thread thread = new Thread(() -> {
+                    for (int i = 0; !stopped.get(); i++) {
+                        String runId = "w" + loader + "-" + i;
+                        StringBuilder body = new StringBuilder(NdjsonCodec.encodeToString(TestEvents.created(runId))).append('\n');
+                        for (int c = 0; c < 300; c++) {
+                            body.append(NdjsonCodec.encodeToString(TestEvents.command(runId, "c-" + c, "succeeded"))).append('\n');
+                        }
+                        body.append(NdjsonCodec.encodeToString(TestEvents.completed(runId))).append('\n');
+                        sent.add(runId);
+                        try {
+                            HttpResponse<String> r = client.send(HttpRequest.newBuilder(events).timeout(java.time.Duration.ofSeconds(30))
+                                    .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+                                    HttpResponse.BodyHandlers.ofString());
+                            if (r.statusCode() == 200) {
+                                acknowledged.add(runId);
+                            }
+                        } catch (java.io.IOException | InterruptedException gone) {
+                            return; // the server stopped listening
+                        }
+                    }
+                }, "test-loader-" + t);
+                thread.start();
+                loaders.add(thread);
+            }
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> acknowledged.size() >= 20);
+
+            serve.destroy(); // SIGTERM with POSTs in flight
+            assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(serve.exitValue()).as("a clean stop exits 0").isZero();
+        } finally {
+            stopped.set(true);
+            serve.destroyForcibly();
+            for (Thread t : loaders) {
+                t.join(30_000);
+            }
+        }
+        java.util.Map<String, Integer> eventsPerRun = new java.util.HashMap<>();
+        try (dev.runledger.ledger.Journal j = dev.runledger.ledger.Journal.openExisting(journal);
+             dev.runledger.ledger.JournalReader reader = j.readFrom(j.firstIndex())) {
+            for (dev.runledger.ledger.JournalEntry e; (e = reader.next()) != null; ) {
+                String runId = ((dev.runledger.ledger.JournalEntry.Event) e).event().runId();
+                eventsPerRun.merge(runId, 1, Integer::sum);
+            }
+        }
+        assertThat(sent.size()).as("some POSTs were not acknowledged").isGreaterThan(acknowledged.size());
+        assertThat(eventsPerRun.keySet()).as("acknowledged runs, and only those").isEqualTo(acknowledged);
+        assertThat(eventsPerRun.values()).as("each one whole").containsOnly(302);
+    }
+
     private static final String TOKEN = "a-token-from-somewhere-safe";
 
     @Test

@@ -3,111 +3,242 @@ package dev.runledger.server;
 import dev.runledger.ledger.InvalidEventException;
 import dev.runledger.ledger.JournalFullException;
 import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.NdjsonDecoder;
 import dev.runledger.ledger.NdjsonReader;
 import dev.runledger.ledger.RejectedEventException;
 import dev.runledger.ledger.RunEvent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.eclipse.jetty.io.Content;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeoutException;
 
-/** {@code POST /events}: an NDJSON body, validated whole (format and lifecycle) before any of it is appended. */
+/**
+ * {@code POST /events}: an NDJSON body, decoded and validated line by line as it arrives (no thread waits
+ * for a slow client, and a bad line is known before the body ends), then appended whole or not at all:
+ * lifecycle checks and the append happen once the last byte is in.
+ */
 final class EventsEndpoint {
+    /** NDJSON under any of its names; no Content-Type at all is taken as NDJSON too (curl -H-less scripts). */
+    private static final Set<String> ACCEPTED_TYPES = Set.of("application/x-ndjson", "application/ndjson",
+            "application/jsonl", "application/x-jsonlines", "application/jsonlines", "text/plain");
+
     private final Ledger ledger;
     private final ServerConfig config;
     private final Counter invalid;
+    private final Counter tooSlow;
     /**
-     * One ingest at a time: appends serialize on the ledger's lock anyway, and parsing several large
-     * bodies at once on a 2-core machine starved the readers (query p99 under load 51 ms -> see README).
+     * One append at a time: appends serialize on the ledger's lock anyway, and appending several large
+     * batches at once on a 2-core machine starved the readers (query p99 under load 51 ms, see README).
      */
-    private final java.util.concurrent.Semaphore ingest = new java.util.concurrent.Semaphore(1, true);
+    private final Semaphore ingest = new Semaphore(1, true);
     private final BodyBudget budget;
 
-    EventsEndpoint(Ledger ledger, MeterRegistry registry, ServerConfig config) {
+    EventsEndpoint(Ledger ledger, MeterRegistry registry, ServerConfig config, Counter tooSlow) {
         this.ledger = ledger;
         this.config = config;
+        this.tooSlow = tooSlow;
         this.budget = new BodyBudget(config.bodyBudgetBytes());
         this.invalid = Counter.builder("ledger.append.rejected").description("Events refused at append")
                 .tag("reason", "invalid").register(registry);
     }
 
-    /** NDJSON under any of its names; no Content-Type at all is taken as NDJSON too (curl -H-less scripts). */
-    private static final java.util.Set<String> ACCEPTED_TYPES = java.util.Set.of("application/x-ndjson",
-            "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines", "text/plain");
-
-    void handle(Exchange e) throws IOException {
-        String contentType = e.http.getRequestHeaders().getFirst("Content-Type");
+    void handle(Exchange e) {
+        String contentType = e.header("Content-Type");
         if (contentType != null) {
-            String mediaType = contentType.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+            String mediaType = contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
             if (!ACCEPTED_TYPES.contains(mediaType)) {
                 throw new HttpError(415, "UnsupportedMediaType", "POST /events takes NDJSON (Content-Type"
                         + " application/x-ndjson, one JSON event per line), not " + mediaType);
             }
         }
         long declared = e.declaredLength(config.maxBodyBytes());
-        BodyBudget.Reservation reservation;
+        BodyBudget.Reservation reservation = null;
+        HttpError busy = null;
         try {
             reservation = budget.reserve(Math.max(0, declared));
-        } catch (HttpError busy) {
-            throw retryLater(e, busy);
+        } catch (HttpError refused) {
+            busy = refused;
         }
-        try (reservation) {
-            byte[] body;
-            try {
-                body = e.body(config.maxBodyBytes(), reservation);
-            } catch (HttpError refused) {
-                throw refused.status == 503 ? retryLater(e, refused) : refused;
+        new BodyReader(e, reservation, busy).run();
+    }
+
+    /**
+     * Reads the body chunk by chunk as Jetty delivers it, asking to be called again when more arrives
+     * (so it holds a thread only while there are bytes to decode). Once refused (a bad line, too large,
+     * no memory budget) it reads on and drops the rest, up to the body limit, so that the client, still
+     * sending, hears the answer; a body too slow is answered at once and its connection closed.
+     */
+    private final class BodyReader implements Runnable {
+        private final Exchange e;
+        private final long startNanos = System.nanoTime();
+        private final NdjsonDecoder decoder = new NdjsonDecoder(config.maxLineBytes());
+        private NdjsonReader.Batch.Builder batch = new NdjsonReader.Batch.Builder();
+        private BodyBudget.Reservation reservation;
+        private HttpError refusal;
+        private long received;
+
+        BodyReader(Exchange e, BodyBudget.Reservation reservation, HttpError busy) {
+            this.e = e;
+            this.reservation = reservation;
+            if (busy != null) {
+                refuse(busy);
             }
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (true) {
+                    Content.Chunk chunk = e.request().read();
+                    if (chunk == null) {
+                        e.request().demand(this);
+                        return;
+                    }
+                    if (Content.Chunk.isFailure(chunk)) {
+                        broken(chunk.getFailure());
+                        return;
+                    }
+                    try {
+                        take(chunk);
+                    } finally {
+                        chunk.release();
+                    }
+                    if (chunk.isLast()) {
+                        complete();
+                        return;
+                    }
+                    if (arrivingTooSlowly() || refusal != null && received > config.maxBodyBytes()) {
+                        answer(refusal); // no more draining: the connection closes after the answer
+                        return;
+                    }
+                }
+            } catch (Exception | StackOverflowError failure) {
+                release();
+                e.fail(failure);
+            }
+        }
+
+        private void take(Content.Chunk chunk) {
+            received += chunk.remaining();
+            if (refusal != null) {
+                return; // draining
+            }
+            try {
+                if (received > config.maxBodyBytes()) {
+                    throw Exchange.tooLarge(config.maxBodyBytes());
+                }
+                reservation.growTo(received);
+                decoder.feed(chunk.getByteBuffer(), batch);
+            } catch (InvalidEventException bad) {
+                invalid.increment();
+                refuse(new HttpError(400, "InvalidEvent", bad.getMessage() + " (nothing was appended)",
+                        bad.line() == 0 ? null : bad.line(), null));
+            } catch (HttpError refused) {
+                refuse(refused);
+            }
+        }
+
+        private void refuse(HttpError error) {
+            refusal = error;
+            if (error.status == 503) {
+                e.setHeader("Retry-After", "1");
+            }
+            release(); // what was decoded so far is dropped now, not when the drain ends
+        }
+
+        /** After a grace period, a body must average {@code minBodyBytesPerSecond}; checked as each chunk arrives. */
+        private boolean arrivingTooSlowly() {
+            long elapsed = System.nanoTime() - startNanos;
+            int minRate = config.minBodyBytesPerSecond();
+            if (minRate == 0 || elapsed < ServerConfig.BODY_RATE_GRACE.toNanos() || received * 1e9 / elapsed >= minRate) {
+                return false;
+            }
+            tooSlow.increment();
+            refuse(new HttpError(408, "RequestTimeout", String.format(Locale.ROOT, "the body arrived at %.0f bytes/s,"
+                    + " below the minimum of %d bytes/s; nothing was appended", received * 1e9 / elapsed, minRate)));
+            return true;
+        }
+
+        /** The body ended in a failure: the idle timeout (answered 408), or the client went away. */
+        private void broken(Throwable failure) {
+            release();
+            if (failure instanceof TimeoutException) {
+                tooSlow.increment();
+                answer(new HttpError(408, "RequestTimeout", "no body bytes arrived for " + config.idleTimeout().toMillis()
+                        + " ms; nothing was appended"));
+            } else {
+                e.abort(failure);
+            }
+        }
+
+        private void complete() throws IOException {
+            if (refusal != null) {
+                answer(refusal);
+                return;
+            }
+            try {
+                decoder.end(batch);
+            } catch (InvalidEventException bad) {
+                invalid.increment();
+                release();
+                throw new HttpError(400, "InvalidEvent", bad.getMessage() + " (nothing was appended)",
+                        bad.line() == 0 ? null : bad.line(), null);
+            }
+            NdjsonReader.Batch events = batch.build();
+            batch = null;
+            try {
+                append(events);
+            } finally {
+                release();
+            }
+        }
+
+        private void answer(HttpError error) {
+            release();
+            e.fail(error);
+        }
+
+        private void release() {
+            batch = null;
+            if (reservation != null) {
+                reservation.close();
+                reservation = null;
+            }
+        }
+
+        private void append(NdjsonReader.Batch batch) throws IOException {
+            List<RunEvent> events = batch.events();
+            if (events.isEmpty()) {
+                throw HttpError.badRequest("the body holds no events (NDJSON: one JSON object per line)");
+            }
+            long last;
             ingest.acquireUninterruptibly();
             try {
-                append(e, body);
+                last = ledger.append(events);
+            } catch (RejectedEventException rejected) {
+                long line = batch.lineOf(rejected.batchPosition());
+                throw new HttpError(409, "EventRejected", "line " + line + ": " + rejected.detail() + " (nothing was appended)",
+                        line, null);
+            } catch (JournalFullException full) {
+                // 507 Insufficient Storage: the request was fine, the server's disk is not; retry once space returns.
+                throw new HttpError(507, "JournalFull", full.getMessage(), full.appended() == 0 ? null
+                        : (long) batch.lineOf(full.appended()), null);
             } finally {
                 ingest.release();
             }
+            int count = events.size();
+            e.sendJson(200, g -> {
+                g.writeStartObject();
+                g.writeNumberField("lastIndex", last);
+                g.writeNumberField("appended", count);
+                g.writeEndObject();
+            });
         }
-    }
-
-    /** A body the budget cannot take now: drained, so the client hears the 503 and when to retry. */
-    private HttpError retryLater(Exchange e, HttpError busy) {
-        e.http.getResponseHeaders().set("Retry-After", "1");
-        e.discardBody(config.maxBodyBytes());
-        return busy;
-    }
-
-    private void append(Exchange e, byte[] body) throws IOException {
-        NdjsonReader.Batch batch;
-        try {
-            batch = new NdjsonReader(new ByteArrayInputStream(body), config.maxLineBytes()).readBatch();
-        } catch (InvalidEventException bad) {
-            invalid.increment();
-            throw new HttpError(400, "InvalidEvent", bad.getMessage() + " (nothing was appended)",
-                    bad.line() == 0 ? null : bad.line(), null);
-        }
-        List<RunEvent> events = batch.events();
-        if (events.isEmpty()) {
-            throw HttpError.badRequest("the body holds no events (NDJSON: one JSON object per line)");
-        }
-        long last;
-        try {
-            last = ledger.append(events);
-        } catch (RejectedEventException rejected) {
-            long line = batch.lineOf(rejected.batchPosition());
-            throw new HttpError(409, "EventRejected", "line " + line + ": " + rejected.detail() + " (nothing was appended)",
-                    line, null);
-        } catch (JournalFullException full) {
-            // 507 Insufficient Storage: the request was fine, the server's disk is not; retry once space returns.
-            throw new HttpError(507, "JournalFull", full.getMessage(), full.appended() == 0 ? null
-                    : (long) batch.lineOf(full.appended()), null);
-        }
-        int count = events.size();
-        e.sendJson(200, g -> {
-            g.writeStartObject();
-            g.writeNumberField("lastIndex", last);
-            g.writeNumberField("appended", count);
-            g.writeEndObject();
-        });
     }
 }

@@ -2,47 +2,108 @@ package dev.runledger.server;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.sun.net.httpserver.HttpExchange;
+import dev.runledger.projections.ProjectionUnavailableException;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 
-/** One request: decoded path segments and query parameters, and JSON responses written with Jackson. */
+/**
+ * One request from its arrival to its one response: decoded path segments and query parameters, JSON
+ * responses written with Jackson, and the completion that ends it exactly once, whichever thread (the
+ * handler, a body reader, a parked read being woken) answers.
+ */
 final class Exchange {
+    private static final Logger LOG = LoggerFactory.getLogger(Exchange.class);
     private static final JsonFactory JSON = new JsonFactory();
+
+    /** More query parameters than any endpoint takes (label filters included) is an error, not work. */
+    static final int MAX_PARAMETERS = 100;
+    /** The status recorded for an exchange dropped before it could answer (nginx's "client closed request"). */
+    static final int CLIENT_GONE = 499;
 
     interface JsonBody {
         void write(JsonGenerator g) throws IOException;
     }
 
-    final HttpExchange http;
-    final List<String> path;
-    final Map<String, List<String>> query;
-    int status;
-
-    /** More query parameters than any endpoint takes (label filters included) is an error, not work. */
-    static final int MAX_PARAMETERS = 100;
-
-    Exchange(HttpExchange http) {
-        this(http, true);
+    interface StreamBody {
+        void write(OutputStream out) throws IOException;
     }
 
-    /** @param parse false for an exchange that only answers an error: a malformed request must still get one */
-    Exchange(HttpExchange http, boolean parse) {
-        this.http = http;
-        this.path = parse ? segments(http.getRequestURI().getRawPath()) : List.of();
-        this.query = parse ? parameters(http.getRequestURI().getRawQuery()) : Map.of();
+    /** Told once when the exchange ends, with the status it answered (499 if it was dropped before one was sent). */
+    interface Completion {
+        void completed(Exchange exchange, int status);
+    }
+
+    private final Request request;
+    private final Response response;
+    private final Callback callback;
+    private final Completion completion;
+    private final AtomicBoolean ended = new AtomicBoolean();
+    final long startNanos;
+    List<String> path = List.of();
+    Map<String, List<String>> query = Map.of();
+    /** The route template that answered, for logs and the {@code route} tag. */
+    String route = Routes.UNKNOWN;
+    private volatile int status;
+
+    Exchange(Request request, Response response, Callback callback, long startNanos, Completion completion) {
+        this.request = request;
+        this.response = response;
+        this.callback = callback;
+        this.startNanos = startNanos;
+        this.completion = completion;
+    }
+
+    /** Decodes the path and query; throws 400 naming what is malformed. */
+    void parse() {
+        this.path = segments(request.getHttpURI().getPath());
+        this.query = parameters(request.getHttpURI().getQuery());
+    }
+
+    Request request() {
+        return request;
+    }
+
+    String method() {
+        return request.getMethod();
+    }
+
+    String rawPath() {
+        return request.getHttpURI().getPath();
+    }
+
+    String header(String name) {
+        return request.getHeaders().get(name);
+    }
+
+    void setHeader(String name, String value) {
+        response.getHeaders().put(name, value);
+    }
+
+    int status() {
+        return status;
     }
 
     private static List<String> segments(String rawPath) {
         List<String> out = new ArrayList<>();
+        if (rawPath == null) {
+            return out;
+        }
         for (String s : rawPath.split("/")) {
             if (!s.isEmpty()) {
                 out.add(decode(s, false));
@@ -81,7 +142,7 @@ final class Exchange {
         if (raw.indexOf('%') < 0 && (!plusIsSpace || raw.indexOf('+') < 0)) {
             return raw;
         }
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(raw.length());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(raw.length());
         for (int i = 0; i < raw.length(); i++) {
             char c = raw.charAt(i);
             if (c == '%') {
@@ -103,18 +164,14 @@ final class Exchange {
             return StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
                     .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
-                    .decode(java.nio.ByteBuffer.wrap(bytes.toByteArray())).toString();
+                    .decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
         } catch (java.nio.charset.CharacterCodingException e) {
             throw HttpError.badRequest("percent-encoded bytes in " + abbreviate(raw) + " are not valid UTF-8");
         }
     }
 
-    private static String abbreviate(String s) {
+    static String abbreviate(String s) {
         return s.length() <= 60 ? s : s.substring(0, 57) + "...";
-    }
-
-    String method() {
-        return http.getRequestMethod();
     }
 
     /** A single-valued parameter, or null. */
@@ -157,59 +214,16 @@ final class Exchange {
         }
     }
 
-    /** The body's declared length, or -1 when it is chunked; 413 past {@code limit}, 400 if malformed. */
+    /** The body's declared length, or -1 when it is chunked; 413 past {@code limit}. */
     long declaredLength(int limit) {
-        String length = http.getRequestHeaders().getFirst("Content-Length");
-        if (length == null) {
-            return -1;
+        long n = request.getLength();
+        if (n > limit) {
+            throw tooLarge(limit);
         }
-        try {
-            long n = Long.parseLong(length.trim());
-            if (n > limit) {
-                throw tooLarge(limit);
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw HttpError.badRequest("Content-Length is not a number: " + length);
-        }
+        return n;
     }
 
-    /**
-     * Reads the body, refusing more than {@code limit} bytes whatever Content-Length said, and growing
-     * {@code reservation} as a body of unknown length arrives.
-     */
-    byte[] body(int limit, BodyBudget.Reservation reservation) throws IOException {
-        long declared = declaredLength(limit);
-        try (InputStream in = http.getRequestBody()) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream(declared < 0 ? 8192 : (int) declared);
-            byte[] buf = new byte[64 * 1024];
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                if (out.size() + n > limit) {
-                    throw tooLarge(limit);
-                }
-                reservation.growTo(out.size() + (long) n);
-                out.write(buf, 0, n);
-            }
-            return out.toByteArray();
-        }
-    }
-
-    /** Reads and drops what is left of the body (up to {@code limit}), so that an early answer reaches the client. */
-    void discardBody(int limit) {
-        try (InputStream in = http.getRequestBody()) {
-            byte[] buf = new byte[64 * 1024];
-            long total = 0;
-            int n;
-            while (total <= limit && (n = in.read(buf)) > 0) {
-                total += n;
-            }
-        } catch (IOException ignored) {
-            // the client went away; nothing to answer
-        }
-    }
-
-    private static HttpError tooLarge(int limit) {
+    static HttpError tooLarge(int limit) {
         return new HttpError(413, "PayloadTooLarge", "request body is larger than the limit of " + limit + " bytes");
     }
 
@@ -221,44 +235,95 @@ final class Exchange {
         send(status, "application/json", buf.toByteArray());
     }
 
-    void send(int status, String contentType, byte[] bytes) throws IOException {
+    /** Sends a whole response; the exchange ends when the bytes are written. */
+    void send(int status, String contentType, byte[] bytes) {
         this.status = status;
-        http.getResponseHeaders().set("Content-Type", contentType);
-        http.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
-        if (bytes.length > 0) {
-            try (OutputStream out = http.getResponseBody()) {
-                out.write(bytes);
-            }
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
+        response.write(true, ByteBuffer.wrap(bytes), Callback.from(this::succeeded, this::abort));
+    }
+
+    /**
+     * Streams a response of unknown length (chunked), blocking this thread while the client reads; a
+     * failure after the first bytes can only abort the connection, as the status is already sent.
+     */
+    void stream(int status, String contentType, StreamBody body) throws IOException {
+        this.status = status;
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        try (OutputStream out = Content.Sink.asOutputStream(response)) {
+            body.write(out);
+        }
+        succeeded();
+    }
+
+    /**
+     * Answers a failure: an {@link HttpError} as it says, an unavailable projection as 503 with its
+     * progress, anything else as a 500 that names an incident in the log and never the cause.
+     */
+    void fail(Throwable failure) {
+        if (response.isCommitted()) {
+            abort(failure); // headers went out already (a streamed response): nothing more can be said
+            return;
+        }
+        HttpError error;
+        if (failure instanceof HttpError e) {
+            error = e;
+        } else if (failure instanceof ProjectionUnavailableException e) {
+            error = new HttpError(503, "ProjectionUnavailable", e.getMessage(), null, e.progress());
+        } else {
+            String incident = Long.toHexString(System.nanoTime());
+            LOG.error("{} {} (route {}) failed (incident {})", method(), rawPath(), route, incident, failure);
+            error = new HttpError(500, "InternalError", "the request failed on the server; its log names incident " + incident);
+        }
+        if (error.status == 401) {
+            setHeader("WWW-Authenticate", "Bearer");
+        }
+        try {
+            send(error.status, "application/json", errorJson(error.status, error.id, error.getMessage(), error.line, error.progress));
+        } catch (RuntimeException e) {
+            abort(e);
         }
     }
 
-    /** Starts a streamed (chunked) response and returns its body. */
-    OutputStream stream(int status, String contentType) throws IOException {
-        this.status = status;
-        http.getResponseHeaders().set("Content-Type", contentType);
-        http.sendResponseHeaders(status, 0);
-        return http.getResponseBody();
-    }
-
-    void sendError(HttpError e) throws IOException {
-        if (e.status == 401) {
-            http.getResponseHeaders().set("WWW-Authenticate", "Bearer");
-        }
-        sendJson(e.status, g -> {
+    /** The one JSON error shape: {@code {"errors":[{"id":...,"detail":...}]}}. */
+    static byte[] errorJson(int status, String id, String detail, Long line, Double progress) {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
+        try (JsonGenerator g = JSON.createGenerator(buf)) {
             g.writeStartObject();
             g.writeArrayFieldStart("errors");
             g.writeStartObject();
-            g.writeStringField("id", e.id);
-            g.writeStringField("detail", e.getMessage());
-            if (e.line != null) {
-                g.writeNumberField("line", e.line);
+            g.writeStringField("id", id);
+            g.writeStringField("detail", detail);
+            if (line != null) {
+                g.writeNumberField("line", line);
             }
-            if (e.progress != null) {
-                g.writeNumberField("rebuildProgress", e.progress);
+            if (progress != null) {
+                g.writeNumberField("rebuildProgress", progress);
             }
             g.writeEndObject();
             g.writeEndArray();
             g.writeEndObject();
-        });
+        } catch (IOException e) {
+            throw new IllegalStateException("writing to memory failed", e);
+        }
+        return buf.toByteArray();
+    }
+
+    private void succeeded() {
+        if (ended.compareAndSet(false, true)) {
+            callback.succeeded();
+            completion.completed(this, status);
+        }
+    }
+
+    /** Ends the exchange without an answer: the connection is dropped (the client went away, or a stream broke). */
+    void abort(Throwable cause) {
+        if (ended.compareAndSet(false, true)) {
+            LOG.debug("{} {} aborted", method(), rawPath(), cause);
+            callback.failed(cause);
+            completion.completed(this, status == 0 ? CLIENT_GONE : status);
+        }
     }
 }

@@ -8,7 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,13 +32,13 @@ final class MinIndexWaits {
     }
 
     private final Projection projection;
-    private final ExecutorService requests;
+    private final Executor requests;
     private final int cap;
     private final List<Parked> parked = new ArrayList<>();
     private final Thread waiter;
     private volatile boolean running = true;
 
-    MinIndexWaits(Projection projection, ExecutorService requests, int cap) {
+    MinIndexWaits(Projection projection, Executor requests, int cap) {
         this.projection = projection;
         this.requests = requests;
         this.cap = cap;

@@ -1,14 +1,12 @@
 package dev.runledger.server;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.Ledger;
 import dev.runledger.ledger.LedgerConfig;
 import dev.runledger.projections.Projection;
 import dev.runledger.projections.ProjectionConfig;
 import dev.runledger.projections.ProjectionStatus;
-import dev.runledger.projections.ProjectionUnavailableException;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.config.MeterFilter;
@@ -21,47 +19,57 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * {@code runledger serve}: one process holding the ledger (appends), the projector (reads) and an HTTP
- * face on the JDK's server. Closing it stops accepting, lets requests in flight finish, commits the
- * projector's final batch with its checkpoint and closes the journal.
+ * face on Jetty. Jetty reads request headers and bodies without holding a thread, so slow clients cost a
+ * connection (limited in number and in time, see {@link ConnectionDeadlines}) but never a worker; reads
+ * waiting for their {@code minIndex} and bodies still arriving hold none either. Closing the server
+ * answers new requests 503, lets those in flight finish, commits the projector's final batch with its
+ * checkpoint and closes the journal.
  */
 public final class RunLedgerServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RunLedgerServer.class);
-
-    static {
-        // The JDK server leaves Nagle on unless told otherwise; with delayed ACKs every small response then
-        // waited ~40 ms (measured: 45 requests/s, p99 50 ms). Read once when its classes load, so set it first.
-        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-            System.setProperty("sun.net.httpserver.nodelay", "true");
-        }
-    }
 
     private final ServerConfig config;
     private final PrometheusMeterRegistry registry;
     private final JvmGcMetrics gcMetrics;
     private final Ledger ledger;
     private final Projection projection;
-    private final HttpServer http;
-    private final ExecutorService executor;
+    private final Server jetty;
+    private final ServerConnector connector;
+    private final ConnectionDeadlines deadlines;
     private final Routes routes;
     private final BearerToken bearer;
     private final MinIndexWaits waits;
     /** Requests being handled; a stop waits for this to reach zero, not for the whole grace period. */
-    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean stopping;
 
-    private RunLedgerServer(ServerConfig config) throws IOException {
+    private RunLedgerServer(ServerConfig config) {
         this.config = config;
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         // Two binder meters fail `promtool check metrics`: a counter in nanoseconds (unit abbreviated in the
@@ -85,29 +93,29 @@ public final class RunLedgerServer implements AutoCloseable {
         Projection openedProjection;
         try {
             openedProjection = Projection.open(ProjectionConfig.builder(config.database(), openedLedger.journal())
-                    .meterRegistry(registry).pollInterval(java.time.Duration.ofMillis(20)).build());
+                    .meterRegistry(registry).pollInterval(Duration.ofMillis(20)).build());
         } catch (RuntimeException e) {
             openedLedger.close();
             throw e;
         }
         this.ledger = openedLedger;
         this.projection = openedProjection;
-        AtomicInteger n = new AtomicInteger();
-        this.executor = Executors.newFixedThreadPool(config.threads(), r -> {
-            Thread t = new Thread(r, "runledger-http-" + n.incrementAndGet());
-            t.setDaemon(true);
-            t.setUncaughtExceptionHandler((th, e) -> LOG.error("{} - uncaught failure", th.getName(), e));
-            return t;
-        });
-        try {
-            this.http = HttpServer.create(new InetSocketAddress(config.bind(), config.port()), 256);
-        } catch (IOException e) {
-            projection.close();
-            ledger.close();
-            throw new IOException("cannot listen on " + config.bind() + ":" + config.port() + ": " + e.getMessage(), e);
-        }
-        http.setExecutor(executor);
-        EventsEndpoint events = new EventsEndpoint(ledger, registry, config);
+
+        // Workers run handlers; Jetty leases an acceptor and a selector from the same pool, hence the +2.
+        QueuedThreadPool pool = new QueuedThreadPool(config.threads() + 2, Math.min(4, config.threads() + 2));
+        pool.setName("runledger-http");
+        pool.setDaemon(true);
+        jetty = new Server(pool);
+        deadlines = new ConnectionDeadlines(config.headerTimeout(), slowClients("headers"));
+        connector = connector(jetty, config);
+        connector.addBean(deadlines);
+        jetty.addConnector(connector);
+        jetty.addBean(new NetworkConnectionLimit(config.maxConnections(), connector));
+        jetty.setErrorHandler(new JsonErrorHandler());
+        jetty.setHandler(new Dispatch());
+        jetty.setStopTimeout(0); // our close() already let requests finish; Jetty's stop just closes
+
+        EventsEndpoint events = new EventsEndpoint(ledger, registry, config, slowClients("body"));
         RunsEndpoint runs = new RunsEndpoint(projection, config);
         routes = new Routes()
                 .add("POST", "/events", (e, p) -> events.handle(e))
@@ -118,25 +126,79 @@ public final class RunLedgerServer implements AutoCloseable {
                 .add("GET", "/runs/{id}/commands/{commandId}", (e, p) -> runs.command(e, p.get(0), p.get(1)))
                 .add("GET", "/health", (e, p) -> health(e))
                 .add("GET", "/metrics", (e, p) -> metrics(e));
-        http.createContext("/", this::dispatch);
         bearer = new BearerToken(config.token());
-        waits = new MinIndexWaits(projection, executor, config.maxParkedReads());
+        waits = new MinIndexWaits(projection, pool, config.maxParkedReads());
+    }
+
+    private Counter slowClients(String stage) {
+        return Counter.builder("http.server.slow.clients").description("Connections closed or requests refused for"
+                + " sending too slowly").tag("stage", stage).register(registry);
+    }
+
+    /**
+     * One listener, plain or TLS. Jetty's URI checks are relaxed because the route table decodes raw path
+     * segments itself (strict RFC 3986 and UTF-8, see {@link Exchange#decode}) and never resolves
+     * {@code ..} or encoded slashes into a file path; its refusals would otherwise answer before the API does.
+     */
+    private static ServerConnector connector(Server jetty, ServerConfig config) {
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        http.setSendXPoweredBy(false);
+        http.setRequestHeaderSize(config.maxHeaderBytes());
+        http.setUriCompliance(UriCompliance.from(java.util.EnumSet.allOf(UriCompliance.Violation.class)));
+        http.setUseInputDirectByteBuffers(false); // heap buffers: NDJSON is decoded in place, not copied
+        http.setIdleTimeout(config.idleTimeout().toMillis());
+        HttpConnectionFactory h1 = new HttpConnectionFactory(http);
+        ServerConnector c;
+        if (config.tls() == null) {
+            c = new ServerConnector(jetty, 1, 1, h1);
+        } else {
+            SslContextFactory.Server tls = new SslContextFactory.Server();
+            String password = config.tls().password();
+            tls.setKeyStore(TlsKeys.load(config.tls().keystore(), config.tls().key(), password.toCharArray()));
+            tls.setKeyStorePassword(password);
+            tls.setSniRequired(false);
+            c = new ServerConnector(jetty, 1, 1, new SslConnectionFactory(tls, h1.getProtocol()), h1);
+        }
+        c.setHost(config.bind());
+        c.setPort(config.port());
+        c.setIdleTimeout(config.idleTimeout().toMillis());
+        c.setAcceptQueueSize(256);
+        return c;
     }
 
     public static RunLedgerServer start(ServerConfig config) throws IOException {
         RunLedgerServer server = new RunLedgerServer(config);
-        server.http.start();
+        try {
+            server.jetty.start();
+        } catch (Exception e) {
+            server.closeStores();
+            throw new IOException("cannot listen on " + config.bind() + ":" + config.port() + ": " + e.getMessage(), e);
+        }
+        server.deadlines.start(server.jetty.getScheduler());
         ProjectionStatus s = server.projection.status();
         Journal j = server.ledger.journal();
-        LOG.info("serving on http://{}:{} - journal {} (id {}, head {}), projection {} (schema version {}, checkpoint {},"
-                        + " lag {} events, {}){}", config.bind(), server.port(), j.directory(), j.id(), j.headIndex(),
-                config.database(), s.schemaVersion(), s.checkpoint(), s.lagEvents(), s.state(),
-                config.token() == null ? "" : "; appends need a bearer token");
+        LOG.info("serving on {}://{}:{} - journal {} (id {}, head {}), projection {} (schema version {}, checkpoint {},"
+                        + " lag {} events, {}){}", config.tls() == null ? "http" : "https", config.bind(), server.port(),
+                j.directory(), j.id(), j.headIndex(), config.database(), s.schemaVersion(), s.checkpoint(), s.lagEvents(),
+                s.state(), config.token() == null ? "" : "; every request but /health needs the bearer token");
+        if (config.tls() == null && !isLoopback(config.bind())) {
+            LOG.warn("serving plain HTTP on {}: the bearer token and run data cross the network unencrypted; give"
+                    + " --tls-keystore", config.bind());
+        }
         return server;
     }
 
+    private static boolean isLoopback(String bind) {
+        try {
+            return java.net.InetAddress.getByName(bind).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
     public int port() {
-        return http.getAddress().getPort();
+        return connector.getLocalPort();
     }
 
     /** Reads now parked waiting for their minIndex (for tests and health). */
@@ -150,59 +212,60 @@ public final class RunLedgerServer implements AutoCloseable {
 
     /**
      * Routes, times (tagged with the matched route template) and answers every request, turning every
-     * failure into a JSON error; nothing escapes to the HTTP server.
+     * failure into a JSON error. A handler may answer later on another thread (a body still arriving, a
+     * parked read): the exchange's completion, not this method's return, ends the request.
      */
-    private void dispatch(HttpExchange ex) {
-        long start = System.nanoTime();
-        inFlight.incrementAndGet();
-        Exchange exchange = null;
-        Routes.Match match = null;
-        try {
-            if (stopping) {
-                ex.getResponseHeaders().set("Retry-After", "5");
-                throw new HttpError(503, "Stopping", "the server is stopping; retry against its successor");
+    private final class Dispatch extends Handler.Abstract {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
+            long start = System.nanoTime();
+            inFlight.incrementAndGet();
+            org.eclipse.jetty.io.Connection connection = request.getConnectionMetaData().getConnection();
+            deadlines.requestStarted(connection);
+            Exchange exchange = new Exchange(request, response, callback, start, (ex, status) -> {
+                deadlines.requestEnded(connection);
+                finished(ex, status);
+            });
+            try {
+                route(exchange);
+            } catch (Exception | StackOverflowError e) {
+                exchange.fail(e);
             }
-            if (!isOpen(ex.getRequestURI().getRawPath())) {
-                bearer.check(ex.getRequestHeaders().getFirst("Authorization")); // before anything of the request is parsed
-            }
-            exchange = new Exchange(ex);
-            match = routes.match(exchange.method(), exchange.path);
-            if (match.handler() == null) {
-                if (match.allowedMethods().isEmpty()) {
-                    throw HttpError.notFound("no such endpoint: " + exchange.method() + " " + ex.getRequestURI().getPath());
-                }
-                ex.getResponseHeaders().set("Allow", String.join(", ", match.allowedMethods()));
-                throw new HttpError(405, "MethodNotAllowed", exchange.method() + " is not allowed on " + match.template()
-                        + "; use " + String.join(" or ", match.allowedMethods()) + " (runs are read with GET, events appended"
-                        + " with POST /events)");
-            }
-            // Run reads wait for minIndex (read-your-writes); health and metrics answer at once, as always.
-            Long minIndex = match.template().startsWith("/runs") ? exchange.longParam("minIndex") : null;
-            if (minIndex != null && projection.appliedIndex() < minIndex) {
-                park(ex, exchange, match, start, minIndex);
-                return;
-            }
-        } catch (Exception e) {
-            respond(ex, exchange, e);
-            finish(ex, exchange, match == null ? Routes.UNKNOWN : match.template(), start);
-            return;
+            return true;
         }
-        run(ex, exchange, match, start);
     }
 
-    /** Handles a routed request (at once, or when its minIndex is applied) and finishes it. */
-    private void run(HttpExchange ex, Exchange exchange, Routes.Match match, long start) {
-        try {
-            match.handler().handle(exchange, match.params());
-        } catch (Exception e) {
-            respond(ex, exchange, e);
-        } finally {
-            finish(ex, exchange, match.template(), start);
+    private void route(Exchange exchange) throws Exception {
+        if (stopping) {
+            exchange.setHeader("Retry-After", "5");
+            throw new HttpError(503, "Stopping", "the server is stopping; retry against its successor");
         }
+        if (!isOpen(exchange.rawPath())) {
+            bearer.check(exchange.header("Authorization")); // before anything of the request is parsed
+        }
+        exchange.parse();
+        Routes.Match match = routes.match(exchange.method(), exchange.path);
+        exchange.route = match.template();
+        if (match.handler() == null) {
+            if (match.allowedMethods().isEmpty()) {
+                throw HttpError.notFound("no such endpoint: " + exchange.method() + " " + Exchange.abbreviate(exchange.rawPath()));
+            }
+            exchange.setHeader("Allow", String.join(", ", match.allowedMethods()));
+            throw new HttpError(405, "MethodNotAllowed", exchange.method() + " is not allowed on " + match.template()
+                    + "; use " + String.join(" or ", match.allowedMethods()) + " (runs are read with GET, events appended"
+                    + " with POST /events)");
+        }
+        // Run reads wait for minIndex (read-your-writes); health and metrics answer at once, as always.
+        Long minIndex = match.template().startsWith("/runs") ? exchange.longParam("minIndex") : null;
+        if (minIndex != null && projection.appliedIndex() < minIndex) {
+            park(exchange, match, minIndex);
+            return;
+        }
+        match.handler().handle(exchange, match.params());
     }
 
     /** Parks a read until its minIndex is applied, holding no thread; past the cap, 503 at once. */
-    private void park(HttpExchange ex, Exchange exchange, Routes.Match match, long start, long minIndex) {
+    private void park(Exchange exchange, Routes.Match match, long minIndex) {
         long deadline = System.nanoTime() + config.maxWait().toNanos();
         boolean parked = waits.park(new MinIndexWaits.Parked() {
             @Override
@@ -217,69 +280,43 @@ public final class RunLedgerServer implements AutoCloseable {
 
             @Override
             public void wake(boolean applied) {
-                if (applied) {
-                    run(ex, exchange, match, start);
-                } else {
-                    retryLater(ex, exchange, match, start, new HttpError(503, "NotYetApplied", "journal index " + minIndex
+                if (!applied) {
+                    retryLater(exchange, new HttpError(503, "NotYetApplied", "journal index " + minIndex
                             + " is not applied yet (applied: " + projection.appliedIndex() + ") after waiting "
                             + config.maxWait().toMillis() + " ms; retry"));
+                    return;
+                }
+                try {
+                    match.handler().handle(exchange, match.params());
+                } catch (Exception | StackOverflowError e) {
+                    exchange.fail(e);
                 }
             }
         });
         if (!parked) {
-            retryLater(ex, exchange, match, start, new HttpError(503, "TooManyWaits", "already " + config.maxParkedReads()
+            retryLater(exchange, new HttpError(503, "TooManyWaits", "already " + config.maxParkedReads()
                     + " reads are waiting for minIndex; retry"));
         }
     }
 
-    /** Answers a read that waited in vain, or could not wait, with 503 and when to retry, and finishes it. */
-    private void retryLater(HttpExchange ex, Exchange exchange, Routes.Match match, long start, HttpError error) {
-        ex.getResponseHeaders().set("Retry-After", "1");
-        respond(ex, exchange, error);
-        finish(ex, exchange, match.template(), start);
+    /** Answers a read that waited in vain, or could not wait, with 503 and when to retry. */
+    private static void retryLater(Exchange exchange, HttpError error) {
+        exchange.setHeader("Retry-After", "1");
+        exchange.fail(error);
     }
 
-    /** Turns every failure into a JSON error; nothing escapes to the HTTP server. */
-    private static void respond(HttpExchange ex, Exchange exchange, Exception failure) {
-        if (failure instanceof HttpError e) {
-            respondError(ex, exchange, e);
-        } else if (failure instanceof ProjectionUnavailableException e) {
-            respondError(ex, exchange, new HttpError(503, "ProjectionUnavailable", e.getMessage(), null, e.progress()));
-        } else {
-            // The response says that it failed and where to look, never how: no stack, no SQLite text.
-            String incident = Long.toHexString(System.nanoTime());
-            LOG.error("{} {} failed (incident {})", ex.getRequestMethod(), ex.getRequestURI().getRawPath(), incident, failure);
-            respondError(ex, exchange, new HttpError(500, "InternalError", "the request failed on the server; its log"
-                    + " names incident " + incident));
-        }
-    }
-
-    /** Records the request under its route template and closes it. */
-    private void finish(HttpExchange ex, Exchange exchange, String route, long start) {
-        int status = exchange == null ? 400 : exchange.status;
+    /** Records the request under its route template. */
+    private void finished(Exchange exchange, int status) {
         Timer.builder("http.server.requests").description("HTTP requests served")
-                .tag("method", ex.getRequestMethod()).tag("route", route).tag("status", Integer.toString(status))
+                .tag("method", exchange.method()).tag("route", exchange.route).tag("status", Integer.toString(status))
                 .publishPercentiles(0.5, 0.99)
-                .register(registry).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-        ex.close();
+                .register(registry).record(System.nanoTime() - exchange.startNanos, TimeUnit.NANOSECONDS);
         inFlight.decrementAndGet();
     }
 
     /** Paths anyone may call when a token is set: {@code /health}, and {@code /metrics} if made public. */
     private boolean isOpen(String rawPath) {
         return "/health".equals(rawPath) || config.publicMetrics() && "/metrics".equals(rawPath);
-    }
-
-    private static void respondError(HttpExchange ex, Exchange exchange, HttpError e) {
-        try {
-            Exchange target = exchange != null ? exchange : new Exchange(ex, false);
-            if (target.status != 0) {
-                return; // headers went out already (a streamed response): nothing more can be said
-            }
-            target.sendError(e);
-        } catch (IOException | RuntimeException io) {
-            LOG.debug("cannot send error response", io);
-        }
     }
 
     /**
@@ -290,7 +327,7 @@ public final class RunLedgerServer implements AutoCloseable {
     private void health(Exchange e) throws IOException {
         ProjectionStatus s = projection.status();
         int status = s.state() == ProjectionStatus.State.FAILED ? 503 : 200;
-        String state = s.state().name().toLowerCase(java.util.Locale.ROOT);
+        String state = s.state().name().toLowerCase(Locale.ROOT);
         e.sendJson(status, g -> {
             g.writeStartObject();
             g.writeStringField("status", s.state() == ProjectionStatus.State.RUNNING ? "ok" : state);
@@ -326,7 +363,7 @@ public final class RunLedgerServer implements AutoCloseable {
     }
 
     private void metrics(Exchange e) throws IOException {
-        e.send(200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        e.send(200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape().getBytes(StandardCharsets.UTF_8));
     }
 
     /**
@@ -336,28 +373,30 @@ public final class RunLedgerServer implements AutoCloseable {
      */
     @Override
     public void close() {
-        long grace = config.shutdownGrace().toNanos();
         LOG.info("stopping: finishing {} request(s) in flight (up to {} s)", inFlight.get(), config.shutdownGrace().toSeconds());
         stopping = true;
         waits.close(); // parked reads are answered 503 now rather than held to the end of their wait
-        long deadline = System.nanoTime() + grace;
+        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
         while (inFlight.get() > 0 && System.nanoTime() < deadline) {
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
         }
         if (inFlight.get() > 0) {
             LOG.warn("{} request(s) still running after the grace period; closing anyway", inFlight.get());
         }
-        http.stop(0);
-        executor.shutdown();
+        deadlines.stop();
         try {
-            executor.awaitTermination(1, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            jetty.stop();
+        } catch (Exception e) {
+            LOG.warn("stopping the HTTP listener failed; closing the stores anyway", e);
         }
+        closeStores();
+        LOG.info("stopped");
+    }
+
+    private void closeStores() {
         projection.close();
         ledger.close();
         gcMetrics.close();
         registry.close();
-        LOG.info("stopped");
     }
 }

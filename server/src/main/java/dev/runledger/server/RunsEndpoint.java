@@ -10,7 +10,6 @@ import dev.runledger.projections.RunQuery;
 import dev.runledger.projections.RunView;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.List;
@@ -106,10 +105,10 @@ final class RunsEndpoint {
         if (projection.queries().run(runId).isEmpty()) {
             throw HttpError.notFound("no run " + runId);
         }
-        try (OutputStream out = e.stream(200, "application/json")) {
+        e.stream(200, "application/json", out -> {
             if (!projection.queries().writeCommandsJson(runId, out)) {
                 out.write("[]".getBytes(java.nio.charset.StandardCharsets.US_ASCII)); // deleted in between
             }
-        }
+        });
     }
 }

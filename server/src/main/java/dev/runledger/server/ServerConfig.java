@@ -24,6 +24,28 @@ public final class ServerConfig {
     private final boolean publicMetrics;
     private final long bodyBudgetBytes;
     private final int maxParkedReads;
+    private final Duration idleTimeout;
+    private final Duration headerTimeout;
+    private final int maxHeaderBytes;
+    private final int maxConnections;
+    private final int minBodyBytesPerSecond;
+    private final Tls tls;
+
+    /**
+     * TLS for the listener: a PKCS#12 keystore, or a PEM certificate chain with its PKCS#8 key (in the
+     * same file, or in {@code key}). The password opens a PKCS#12 file; PEM keys are unencrypted.
+     */
+    public record Tls(Path keystore, Path key, String password) {
+        public Tls {
+            Objects.requireNonNull(keystore, "keystore");
+            password = password == null ? "" : password;
+        }
+
+        @Override
+        public String toString() {
+            return "Tls[keystore=" + keystore + ", key=" + key + "]"; // never the password
+        }
+    }
 
     private ServerConfig(Builder b) {
         this.journal = b.journal;
@@ -40,6 +62,48 @@ public final class ServerConfig {
         this.publicMetrics = b.publicMetrics;
         this.bodyBudgetBytes = b.bodyBudgetBytes;
         this.maxParkedReads = b.maxParkedReads;
+        this.idleTimeout = b.idleTimeout;
+        this.headerTimeout = b.headerTimeout;
+        this.maxHeaderBytes = b.maxHeaderBytes;
+        this.maxConnections = b.maxConnections;
+        this.minBodyBytesPerSecond = b.minBodyBytesPerSecond;
+        this.tls = b.tls;
+    }
+
+    /** A connection with no byte in either direction for this long is closed (a stalled body ends in 408). */
+    public Duration idleTimeout() {
+        return idleTimeout;
+    }
+
+    /**
+     * How long a connection may go without a request being handled: the time to send request headers
+     * (and a POST's first body bytes), or the next request on a kept-alive connection.
+     */
+    public Duration headerTimeout() {
+        return headerTimeout;
+    }
+
+    /** The largest request line plus headers; past it, 431. */
+    public int maxHeaderBytes() {
+        return maxHeaderBytes;
+    }
+
+    /** Open connections at most; past it, new ones wait in the accept queue. */
+    public int maxConnections() {
+        return maxConnections;
+    }
+
+    /** A body arriving slower than this on average (after a first {@link #BODY_RATE_GRACE}) is answered 408. */
+    public int minBodyBytesPerSecond() {
+        return minBodyBytesPerSecond;
+    }
+
+    /** Before the body rate is judged: a client's first seconds may be slow (TCP slow start, a busy robot). */
+    public static final Duration BODY_RATE_GRACE = Duration.ofSeconds(5);
+
+    /** TLS settings, or null for plain HTTP. */
+    public Tls tls() {
+        return tls;
     }
 
     /** How many reads may wait for their {@code minIndex} at once (they hold no thread); past it, 503. */
@@ -123,6 +187,12 @@ public final class ServerConfig {
         private boolean publicMetrics;
         private long bodyBudgetBytes = Runtime.getRuntime().maxMemory() / 2;
         private int maxParkedReads = 1000;
+        private Duration idleTimeout = Duration.ofSeconds(30);
+        private Duration headerTimeout = Duration.ofSeconds(15);
+        private int maxHeaderBytes = 8 * 1024;
+        private int maxConnections = 1024;
+        private int minBodyBytesPerSecond = 4 * 1024;
+        private Tls tls;
 
         private Builder(Path journal, Path database) {
             this.journal = Objects.requireNonNull(journal, "journal");
@@ -214,6 +284,61 @@ public final class ServerConfig {
             }
             this.bodyBudgetBytes = bytes;
             return this;
+        }
+
+        public Builder idleTimeout(Duration timeout) {
+            this.idleTimeout = between("idleTimeout", timeout, Duration.ofMillis(100), Duration.ofHours(1));
+            return this;
+        }
+
+        public Builder headerTimeout(Duration timeout) {
+            this.headerTimeout = between("headerTimeout", timeout, Duration.ofMillis(100), Duration.ofHours(1));
+            return this;
+        }
+
+        public Builder maxHeaderBytes(int n) {
+            if (n < 1024 || n > 1 << 20) {
+                throw new IllegalArgumentException("maxHeaderBytes must be 1024-1048576 but was " + n);
+            }
+            this.maxHeaderBytes = n;
+            return this;
+        }
+
+        public Builder maxConnections(int n) {
+            if (n < 1 || n > 100_000) {
+                throw new IllegalArgumentException("maxConnections must be 1-100000 but was " + n);
+            }
+            this.maxConnections = n;
+            return this;
+        }
+
+        /** 0 turns the check off (the idle timeout still ends a body that stops). */
+        public Builder minBodyBytesPerSecond(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("minBodyBytesPerSecond must be at least 0 but was " + n);
+            }
+            this.minBodyBytesPerSecond = n;
+            return this;
+        }
+
+        /** Serves HTTPS with this keystore (see {@link Tls}); null for plain HTTP. */
+        public Builder tls(Tls tls) {
+            if (tls != null && !java.nio.file.Files.isRegularFile(tls.keystore())) {
+                throw new IllegalArgumentException("TLS keystore " + tls.keystore() + ": no such file");
+            }
+            if (tls != null && tls.key() != null && !java.nio.file.Files.isRegularFile(tls.key())) {
+                throw new IllegalArgumentException("TLS key " + tls.key() + ": no such file");
+            }
+            this.tls = tls;
+            return this;
+        }
+
+        private static Duration between(String name, Duration d, Duration min, Duration max) {
+            if (d == null || d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+                throw new IllegalArgumentException(name + " must be " + min.toMillis() + " ms to " + max.toMinutes()
+                        + " minutes but was " + d);
+            }
+            return d;
         }
 
         /** Lets Prometheus scrape {@code /metrics} without the token (they show no run data, only counts). */

@@ -67,6 +67,16 @@ class RunLedgerServerTest {
         return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     }
 
+    /** A GET sent as written, for paths a well-behaved client would refuse to send. */
+    private String rawGet(String path) throws java.io.IOException {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
     private URI uri(String path) {
         return URI.create("http://127.0.0.1:" + server.port() + path);
     }
@@ -281,6 +291,13 @@ class RunLedgerServerTest {
         assertThat(overlong.headers().firstValue("Content-Type")).hasValue("application/json");
         assertThat(overlong.body()).contains("not valid UTF-8");
         assertThat(get("/runs?label.k=%FF").statusCode()).isEqualTo(400);
+        for (String malformed : List.of("/runs/%ZZ", "/runs/a%2", "/runs/a%", "/runs?label.k=%ZZ")) {
+            String response = rawGet(malformed); // java.net.URI refuses to send these
+            assertThat(response).as(malformed).startsWith("HTTP/1.1 400").contains("Content-Type: application/json")
+                    .contains("\"id\":\"BadRequest\"").containsPattern("percent-escape|percent-encoding");
+        }
+        assertThat(rawGet("/runs?label.k=%ZZ")).contains("malformed percent-encoding in %ZZ");
+        assertThat(get("/runs/a%2Fb").body()).as("an encoded slash is part of the id").contains("no run a/b");
     }
 
     @Test
@@ -302,7 +319,15 @@ class RunLedgerServerTest {
         for (int i = 0; i < 10_000; i++) {
             many.append(i == 0 ? "" : "&").append("label.k").append(i).append("=v");
         }
-        HttpResponse<String> tooMany = get(many.toString());
+        HttpResponse<String> tooLong = get(many.toString());
+        assertThat(tooLong.statusCode()).as("a request line over the header limit").isEqualTo(414);
+        assertThat(tooLong.headers().firstValue("Content-Type")).hasValue("application/json");
+        assertThat(tooLong.body()).contains("\"id\":\"UriTooLong\"").doesNotContain("SQLITE").doesNotContain("Expression");
+        StringBuilder params = new StringBuilder("/runs?");
+        for (int i = 0; i < 150; i++) {
+            params.append(i == 0 ? "" : "&").append("label.k").append(i).append("=v");
+        }
+        HttpResponse<String> tooMany = get(params.toString());
         assertThat(tooMany.statusCode()).isEqualTo(400);
         assertThat(tooMany.body()).contains("at most 100 query parameters").doesNotContain("SQLITE").doesNotContain("Expression");
         StringBuilder keys = new StringBuilder("/runs?");
