@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs every benchmark the issues name and prints a table: each target, its baseline measured in the
  * same run, the ratio and the goal. Arguments pick sections: append queries projection lag open rebuild
- * memory http (default: all).
+ * memory http (default: all); http-reads runs only the paced part of http.
  */
 public final class BenchMain {
     private BenchMain() {
@@ -43,8 +43,9 @@ public final class BenchMain {
                 case "memory" -> rows.addAll(RebuildHarness.boundedMemory());
                 case "verify" -> rows.addAll(RebuildHarness.verifyJournal());
                 case "http" -> rows.addAll(HttpHarness.run());
+                case "http-reads" -> rows.addAll(HttpHarness.readsUnderIngest());
                 default -> throw new IllegalArgumentException("unknown section " + section
-                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http)");
+                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads)");
             }
         }
         System.out.println("\n== summary (2-core machine; each baseline measured in the same run) ==");
