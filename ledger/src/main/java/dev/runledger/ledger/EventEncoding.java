@@ -69,7 +69,7 @@ final class EventEncoding {
                 case LABELS_CHANGED -> body((LabelsChanged) event);
                 case SUMMARY_RECORDED -> body((SummaryRecorded) event);
                 case RUN_COMPLETED -> body((RunCompleted) event);
-                case RUN_DELETED -> buf; // the type and the run id say it all
+                case RUN_DELETED -> body((RunDeleted) event);
                 case JOURNAL_LOSS -> body((RunEvent.JournalLoss) event);
             };
             int crc = checksum(encoded, pos);
@@ -101,6 +101,14 @@ final class EventEncoding {
             putInt(e.remove().size());
             for (String k : e.remove()) {
                 putString(k);
+            }
+            return buf;
+        }
+
+        /** Excerpts written before reasons existed end after the run id; that is read as no reason. */
+        private byte[] body(RunDeleted e) {
+            if (e.reason() != null) {
+                putString(e.reason());
             }
             return buf;
         }
@@ -282,7 +290,7 @@ final class EventEncoding {
                     }
                     case SUMMARY_RECORDED -> new SummaryRecorded(runId, RawJson.adopt(getBytes()));
                     case RUN_COMPLETED -> new RunCompleted(runId, CompletionStatus.fromWire(getString()), getString());
-                    case RUN_DELETED -> new RunDeleted(runId);
+                    case RUN_DELETED -> new RunDeleted(runId, pos < end ? getString() : null);
                     case JOURNAL_LOSS -> new RunEvent.JournalLoss(getLong(), getLong(), getLong(), getByte() != 0, getString());
                 };
                 if (pos != end) {

@@ -34,7 +34,7 @@ public final class NdjsonCodec {
             case LABELS_CHANGED -> Set.of("type", "runId", "set", "remove");
             case SUMMARY_RECORDED -> Set.of("type", "runId", "summary");
             case RUN_COMPLETED -> Set.of("type", "runId", "status", "completedAt");
-            case RUN_DELETED -> Set.of("type", "runId");
+            case RUN_DELETED -> Set.of("type", "runId", "reason");
             case JOURNAL_LOSS -> Set.of("type", "afterIndex", "sealedIndex", "missingEvents", "withinDurabilityWindow",
                     "detectedAt");
         };
@@ -42,7 +42,7 @@ public final class NdjsonCodec {
 
     private static final Set<String> ALL_FIELDS = Set.of("type", "runId", "createdAt", "labels", "protocolId",
             "command", "set", "remove", "summary", "status", "completedAt", "afterIndex", "sealedIndex", "missingEvents",
-            "withinDurabilityWindow", "detectedAt");
+            "withinDurabilityWindow", "detectedAt", "reason");
 
     private NdjsonCodec() {
     }
@@ -132,7 +132,7 @@ public final class NdjsonCodec {
             case SUMMARY_RECORDED -> new SummaryRecorded(runId, (RawJson) f.get("summary"));
             case RUN_COMPLETED -> new RunCompleted(runId, CompletionStatus.fromWire((String) f.get("status")),
                     (String) f.get("completedAt"));
-            case RUN_DELETED -> new RunDeleted(runId);
+            case RUN_DELETED -> new RunDeleted(runId, (String) f.get("reason"));
             case JOURNAL_LOSS -> new RunEvent.JournalLoss(required(f, "afterIndex", type), required(f, "sealedIndex", type),
                     required(f, "missingEvents", type), Boolean.TRUE.equals(f.get("withinDurabilityWindow")),
                     (String) f.get("detectedAt"));
@@ -257,7 +257,7 @@ public final class NdjsonCodec {
             case LABELS_CHANGED -> body((LabelsChanged) event, out);
             case SUMMARY_RECORDED -> body((SummaryRecorded) event, out);
             case RUN_COMPLETED -> body((RunCompleted) event, out);
-            case RUN_DELETED -> out; // the type and run id say it all
+            case RUN_DELETED -> body((RunDeleted) event, out);
             case JOURNAL_LOSS -> body((RunEvent.JournalLoss) event, out);
         };
         written.write('}');
@@ -270,6 +270,13 @@ public final class NdjsonCodec {
         }
         if (e.protocolId() != null) {
             field(out, "protocolId", e.protocolId(), false);
+        }
+        return out;
+    }
+
+    private static OutputStream body(RunDeleted e, OutputStream out) throws IOException {
+        if (e.reason() != null) {
+            field(out, "reason", e.reason(), false);
         }
         return out;
     }

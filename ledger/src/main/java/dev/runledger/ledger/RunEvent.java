@@ -137,12 +137,27 @@ public sealed interface RunEvent {
         }
     }
 
-    /** {@code run.deleted}: the run and everything recorded for it goes; its id may be created again. */
-    record RunDeleted(String runId) implements RunEvent {
+    /**
+     * {@code run.deleted}: the run and everything recorded for it goes; its id may be created again. The
+     * optional {@code reason} says who or what deleted it: {@link #RETENTION}, {@link #ERASE}, {@link #USER},
+     * or any other short lower-case word.
+     */
+    record RunDeleted(String runId, String reason) implements RunEvent {
         private static final String TYPE = EventType.RUN_DELETED.wireName();
+        public static final String RETENTION = "retention";
+        public static final String ERASE = "erase";
+        public static final String USER = "user";
 
         public RunDeleted {
             Validation.identifier(TYPE, "runId", runId);
+            if (reason != null) {
+                Validation.word(TYPE, "reason", reason);
+            }
+        }
+
+        /** A deletion without a reason, as every deletion before reasons existed. */
+        public RunDeleted(String runId) {
+            this(runId, null);
         }
 
         @Override

@@ -32,6 +32,20 @@ final class Validation {
         return value;
     }
 
+    /** A short lower-case word: 1-32 of [a-z0-9_-], starting with a letter. */
+    static String word(String type, String field, String value) {
+        boolean ok = !value.isEmpty() && value.length() <= 32 && value.charAt(0) >= 'a' && value.charAt(0) <= 'z';
+        for (int i = 0; ok && i < value.length(); i++) {
+            char c = value.charAt(i);
+            ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        }
+        if (!ok) {
+            throw new InvalidEventException(type + ": " + field + " must be 1-32 characters of [a-z0-9_-] starting with a"
+                    + " letter but was " + quote(abbreviate(value)));
+        }
+        return value;
+    }
+
     static String utcTimestamp(String type, String field, String value) {
         if (value == null) {
             throw new InvalidEventException(type + ": " + field + " is required");

@@ -27,6 +27,7 @@ class EventTypeTest {
             new RunEvent.SummaryRecorded("r-1", "{\"liquids\":[],\"n\":1.0}"),
             TestEvents.completed("r-1"),
             new RunEvent.RunDeleted("r-1"),
+            new RunEvent.RunDeleted("r-2", RunEvent.RunDeleted.RETENTION),
             new RunEvent.JournalLoss(41, 43, 2, true, "2026-11-22T10:42:00Z"));
 
     @Test
@@ -39,7 +40,7 @@ class EventTypeTest {
 
     @Test
     void shouldHaveASampleOfEveryType() {
-        assertThat(SAMPLES.stream().map(RunEvent::eventType)).containsExactlyInAnyOrder(EventType.values());
+        assertThat(SAMPLES.stream().map(RunEvent::eventType).distinct()).containsExactlyInAnyOrder(EventType.values());
     }
 
     @Test

@@ -149,6 +149,19 @@ class NdjsonCodecTest {
         return batch.build().events();
     }
 
+    @Test
+    void shouldCarryAnOptionalDeletionReasonAndRefuseOneThatIsNotAWord() {
+        String line = "{\"type\":\"run.deleted\",\"runId\":\"r-1\",\"reason\":\"retention\"}";
+
+        assertThat(NdjsonCodec.decode(line)).isEqualTo(new RunEvent.RunDeleted("r-1", "retention"));
+        assertThat(NdjsonCodec.encodeToString(NdjsonCodec.decode(line))).isEqualTo(line);
+        assertThat(NdjsonCodec.encodeToString(new RunEvent.RunDeleted("r-1"))).isEqualTo("{\"type\":\"run.deleted\",\"runId\":\"r-1\"}");
+        assertThatThrownBy(() -> NdjsonCodec.decode("{\"type\":\"run.deleted\",\"runId\":\"r-1\",\"reason\":\"Not Ok\"}"))
+                .hasMessageContaining("run.deleted: reason must be 1-32 characters of [a-z0-9_-]");
+        assertThatThrownBy(() -> NdjsonCodec.decode("{\"type\":\"run.completed\",\"runId\":\"r-1\",\"reason\":\"x\","
+                + "\"status\":\"succeeded\",\"completedAt\":\"2026-11-22T10:00:00Z\"}")).hasMessageContaining("unknown field \"reason\"");
+    }
+
     static final class TestEventsLines {
         static final String CREATED = "{\"type\":\"run.created\",\"runId\":\"r-1\",\"createdAt\":\"2026-11-22T10:00:00Z\"}";
     }
