@@ -151,7 +151,8 @@ final class ChronicleJournal implements Journal {
     /** Receives the events a {@link #scanAfter} wants, with their journal index. */
     @FunctionalInterface
     interface ScanSink {
-        void accept(long index, RunEvent event);
+        /** @param appendedAtMicros when the ledger appended it (its clock, microseconds since the epoch) */
+        void accept(long index, long appendedAtMicros, RunEvent event);
     }
 
     /**
@@ -161,25 +162,26 @@ final class ChronicleJournal implements Journal {
      * damaged or do not decode are skipped (projections quarantine them) and counted.
      */
     ScanResult scanAfter(long after, Set<EventType> wanted, ScanSink sink) {
-        long[] counts = {0, 0}; // excerpts, damaged
+        long[] counts = {0, 0, after}; // excerpts, damaged, last index read
         EventEncoding.Reader reader = new EventEncoding.Reader();
         readRaw(after, (index, buf, length) -> {
             counts[0]++;
+            counts[2] = index;
             try {
                 reader.reset(buf, length);
                 if (wanted.contains(reader.type())) {
-                    sink.accept(index, reader.decode());
+                    sink.accept(index, reader.appendedAtMicros(), reader.decode());
                 }
             } catch (EventEncoding.CorruptExcerptException e) {
                 counts[1]++;
             }
             return true;
         });
-        return new ScanResult(counts[0], counts[1]);
+        return new ScanResult(counts[0], counts[1], counts[2]);
     }
 
-    /** What a scan read: excerpts in all, and how many of them were damaged. */
-    record ScanResult(long excerpts, long damaged) {
+    /** What a scan read: excerpts in all, how many of them were damaged, and the index of the last one read. */
+    record ScanResult(long excerpts, long damaged, long lastIndex) {
     }
 
     /** Receives raw excerpts: its index, and {@code length} bytes of {@code buf} (valid during the call only). */

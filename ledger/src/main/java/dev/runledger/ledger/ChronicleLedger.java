@@ -57,6 +57,14 @@ final class ChronicleLedger implements Ledger {
     private int unsyncedEvents;
     private long lastSyncNanos = System.nanoTime();
     private volatile boolean closed;
+    /** Retention's view of the runs; guarded by its own monitor, so the long catch-up scan holds no append lock. */
+    private final Retention retention;
+    private final RetentionPolicy retentionPolicy;
+    private final Thread retentionThread;
+    private final Counter retentionDeleted;
+    private volatile boolean retentionDue;
+    private volatile boolean retentionStopping;
+    private volatile Ledger.RetentionStatus retentionStatus;
 
     private ChronicleLedger(ChronicleJournal journal, ExclusiveFileLock fileLock, LedgerConfig config, RunTable runs,
                             SealCheck.Outcome sealed) {
@@ -87,11 +95,83 @@ final class ChronicleLedger implements Ledger {
         if (!integrity.intact() && !refuseAppends) {
             recordLoss(); // strict mode: written when a person accepts the loss (runledger repair)
         }
+        this.retention = new Retention(journal);
+        this.retentionPolicy = config.retention();
+        this.retentionStatus = new Ledger.RetentionStatus(retentionPolicy, null, 0, 0);
+        this.retentionDeleted = Counter.builder("ledger.retention.deleted")
+                .description("Runs deleted by the retention policy").register(config.meterRegistry());
+        if (retentionPolicy != null && !refuseAppends) {
+            retentionDue = true; // the policy may be new, or stricter than the last one: apply it at open
+            retentionThread = new Thread(this::retentionLoop, "runledger-retention");
+            retentionThread.setDaemon(true);
+        } else {
+            retentionThread = null;
+        }
         long interval = config.sealInterval().toNanos();
         sealerThread = new Thread(() -> sealLoop(interval), "runledger-journal-sealer");
         sealerThread.setDaemon(true);
         if (!refuseAppends) { // a refused journal keeps its old seal until a person accepts the loss
             sealerThread.start();
+        }
+        if (retentionThread != null) {
+            retentionThread.start();
+        }
+    }
+
+    @Override
+    public List<String> retain(RetentionPolicy policy, boolean dryRun) {
+        java.util.Objects.requireNonNull(policy, "policy");
+        synchronized (retention) {
+            retention.catchUp(); // the long part, while appends go on
+            lock.lock();
+            try {
+                ensureOpen();
+                retention.catchUp(); // what was appended meanwhile: a few events at most
+                List<String> victims = retention.victims(policy, clock.instant());
+                if (!dryRun) {
+                    if (!victims.isEmpty()) {
+                        List<RunEvent> deletions = new java.util.ArrayList<>(victims.size());
+                        for (String runId : victims) {
+                            deletions.add(new RunEvent.RunDeleted(runId, RunEvent.RunDeleted.RETENTION));
+                        }
+                        append(deletions); // the lock is reentrant; the deletions are validated like any batch
+                        retentionDeleted.increment(victims.size());
+                    }
+                    Ledger.RetentionStatus last = retentionStatus;
+                    retentionStatus = new Ledger.RetentionStatus(retentionPolicy, clock.instant(), victims.size(),
+                            last.totalDeleted() + victims.size());
+                }
+                return victims;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    @Override
+    public Ledger.RetentionStatus retentionStatus() {
+        return retentionStatus;
+    }
+
+    /** Applies the configured policy whenever a completion was appended (and once at open). */
+    private void retentionLoop() {
+        while (!retentionStopping) {
+            if (retentionDue) {
+                retentionDue = false;
+                try {
+                    List<String> deleted = retain(retentionPolicy, false);
+                    if (!deleted.isEmpty()) {
+                        LOG.info("{}: retention deleted {} run(s) ({}): {}", journal, deleted.size(), retentionPolicy,
+                                deleted.size() <= 10 ? deleted : deleted.subList(0, 10) + " ...");
+                    }
+                } catch (RuntimeException e) {
+                    if (!retentionStopping) {
+                        LOG.error("{}: retention ({}) failed; it runs again after the next completion", journal,
+                                retentionPolicy, e);
+                    }
+                }
+            }
+            LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
         }
     }
 
@@ -229,6 +309,10 @@ final class ChronicleLedger implements Ledger {
 
     private long writeAndApply(RunEvent event, int position, int batchSize) {
         claimAppender();
+        if (retentionThread != null && event.eventType() == EventType.RUN_COMPLETED) {
+            retentionDue = true;
+            LockSupport.unpark(retentionThread);
+        }
         byte[] buf = encoder.encode(event, micros(clock));
         long index;
         try {
@@ -364,6 +448,15 @@ final class ChronicleLedger implements Ledger {
 
     @Override
     public void close() {
+        if (retentionThread != null && retentionThread != Thread.currentThread()) {
+            retentionStopping = true; // the loop finishes its pass and stops
+            LockSupport.unpark(retentionThread);
+            try {
+                retentionThread.join(TimeUnit.SECONDS.toMillis(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         lock.lock();
         try {
             if (closed) {

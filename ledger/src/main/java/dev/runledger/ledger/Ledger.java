@@ -84,6 +84,20 @@ public interface Ledger extends AutoCloseable {
     /** The journal this ledger appends to; readers may be opened on it. */
     Journal journal();
 
+    /**
+     * Applies {@code policy} now: every completed run it lets go is deleted ({@code run.deleted}, reason
+     * {@code retention}) in one batch. Returns their ids, oldest first. With {@code dryRun} nothing is
+     * appended and the ids are those that would go.
+     */
+    List<String> retain(RetentionPolicy policy, boolean dryRun);
+
+    /** The policy applied after every completion ({@link LedgerConfig.Builder#retention}), and its last run. */
+    RetentionStatus retentionStatus();
+
+    /** The configured retention policy (null if none) and what it did last. */
+    record RetentionStatus(RetentionPolicy policy, java.time.Instant lastRun, int lastDeleted, long totalDeleted) {
+    }
+
     /** Closes the journal, after a final sync if the durability mode syncs. */
     @Override
     void close();

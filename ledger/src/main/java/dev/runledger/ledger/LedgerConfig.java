@@ -16,6 +16,7 @@ public final class LedgerConfig {
     private final DiskSpace.Probe diskSpace;
     private final boolean refuseAppendsAfterLoss;
     private final java.time.Duration sealInterval;
+    private final RetentionPolicy retention;
 
     private LedgerConfig(Builder b) {
         this.journalDirectory = b.journalDirectory;
@@ -25,6 +26,7 @@ public final class LedgerConfig {
         this.diskSpace = b.diskSpace;
         this.refuseAppendsAfterLoss = b.refuseAppendsAfterLoss;
         this.sealInterval = b.sealInterval;
+        this.retention = b.retention;
     }
 
     /** True: a journal found missing events refuses appends until {@code runledger repair --accept-loss}. */
@@ -33,6 +35,11 @@ public final class LedgerConfig {
     }
 
     /** How often the ledger extends its seal over new appends (besides at every sync and at close). */
+    /** The retention policy applied at open and after every completion, or null. */
+    public RetentionPolicy retention() {
+        return retention;
+    }
+
     public java.time.Duration sealInterval() {
         return sealInterval;
     }
@@ -75,6 +82,7 @@ public final class LedgerConfig {
         private DiskSpace.Probe diskSpace = DiskSpace.FILE_STORE;
         private boolean refuseAppendsAfterLoss;
         private java.time.Duration sealInterval = java.time.Duration.ofSeconds(1);
+        private RetentionPolicy retention;
 
         private Builder(Path journalDirectory) {
             this.journalDirectory = Objects.requireNonNull(journalDirectory, "journalDirectory");
@@ -100,6 +108,12 @@ public final class LedgerConfig {
          * appends until a person runs {@code runledger repair --journal DIR --accept-loss}. By default the
          * loss is reported and appending goes on, so a robot needs no person at boot.
          */
+        /** Applies {@code policy} when the ledger opens and on a background thread after every completion. */
+        public Builder retention(RetentionPolicy policy) {
+            this.retention = policy;
+            return this;
+        }
+
         public Builder refuseAppendsAfterLoss(boolean refuse) {
             this.refuseAppendsAfterLoss = refuse;
             return this;

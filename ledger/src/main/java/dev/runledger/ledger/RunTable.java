@@ -53,7 +53,7 @@ final class RunTable {
             LOG.warn("{}: ignoring {} ({}); scanning the whole journal", journal, StateSnapshot.FILE, e.toString());
             runs.clear();
         }
-        ChronicleJournal.ScanResult scanned = journal.scanAfter(after, LIFECYCLE, (index, event) -> {
+        ChronicleJournal.ScanResult scanned = journal.scanAfter(after, LIFECYCLE, (index, micros, event) -> {
             RunState state = runs.computeIfAbsent(event.runId(), k -> new RunState());
             if (RunLifecycle.check(event, state.phase, state.phaseIndex, state.labelKeys()) == null) {
                 state.apply(event, index);
