@@ -52,6 +52,9 @@ final class ServeCommand implements Callable<Integer> {
             + " from the environment: RUNLEDGER_TLS_PASSWORD.")
     Path tlsPasswordFile;
 
+    @Mixin
+    RetentionOptions retention;
+
     @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body.")
     int maxBodyBytes;
 
@@ -99,6 +102,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token()).tls(tls())
+                .retention(retention.policy())
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
                 .build();
         RunLedgerServer server = RunLedgerServer.start(config);

@@ -27,6 +27,35 @@ class RunLedgerCliTest extends CliTestSupport {
     Path dir;
 
     @Test
+    void shouldRetainTheNewestRunsListingThemFirstInADryRun() {
+        String journal = dir.resolve("journal").toString();
+        StringBuilder in = new StringBuilder();
+        in.append(lines(TestEvents.created("cal", java.util.Map.of("kind", "calibration")), TestEvents.completed("cal")));
+        for (int i = 0; i < 4; i++) {
+            in.append(lines(TestEvents.created("r-" + i), TestEvents.completed("r-" + i)));
+        }
+        in.append(lines(TestEvents.created("active")));
+        assertThat(run(in.toString(), "append", "--journal", journal)).isZero();
+
+        assertThat(run("", "retain", "--journal", journal, "--keep-runs", "1", "--pin", "kind=calibration", "--dry-run",
+                "--json")).isZero();
+        assertThat(stdout().trim()).isEqualTo("{\"policy\":\"keep the newest 1 completed runs, and forever those labelled"
+                + " [kind=calibration]\",\"dryRun\":true,\"deleted\":[\"r-0\",\"r-1\",\"r-2\"]}");
+        assertThat(run("", "export", "--journal", journal)).isZero();
+        assertThat(stdout()).as("a dry run appends nothing").doesNotContain("run.deleted");
+
+        assertThat(run("", "retain", "--journal", journal, "--keep-runs", "1", "--pin", "kind=calibration")).isZero();
+        assertThat(stdout()).isEqualTo("r-0\nr-1\nr-2\n");
+        assertThat(stderr()).contains("retain: deleted 3 run(s)");
+        assertThat(run("", "export", "--journal", journal)).isZero();
+        assertThat(stdout()).contains("{\"type\":\"run.deleted\",\"runId\":\"r-0\",\"reason\":\"retention\"}")
+                .doesNotContain("\"runId\":\"r-3\",\"reason\"").doesNotContain("\"runId\":\"cal\",\"reason\"");
+
+        assertThat(run("", "retain", "--journal", journal, "--pin", "kind=calibration")).isEqualTo(2);
+        assertThat(stderr()).contains("--pin goes with --keep-runs or --keep-days");
+    }
+
+    @Test
     void shouldAppendThenExportTheSameBytes() {
         String input = lines(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"),
                 "{\"type\":\"run.summary\",\"runId\":\"r-1\",\"summary\":{\"a\":1.0e-7,\"b\":null}}",

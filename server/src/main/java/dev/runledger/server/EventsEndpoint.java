@@ -69,6 +69,44 @@ final class EventsEndpoint {
     }
 
     /**
+     * {@code DELETE /runs/{id}}: appends {@code run.deleted} (reason {@code user}) and answers its journal
+     * index, so a client can read its own deletion with {@code minIndex}. {@code ?erase=true} is refused
+     * until compaction exists: the run's bytes would stay in the journal, and "erased" must mean gone.
+     */
+    void delete(Exchange e, String runId) throws IOException {
+        for (String name : e.query.keySet()) {
+            if (!name.equals("erase")) {
+                throw HttpError.badRequest("unknown parameter " + name + " (DELETE /runs/{id} takes erase)");
+            }
+        }
+        if ("true".equals(e.param("erase"))) {
+            throw new HttpError(501, "EraseUnavailable", "erasing a run needs journal compaction, which this server"
+                    + " does not have yet; DELETE without erase=true deletes the run from every query, but its events"
+                    + " stay in the journal");
+        }
+        long index;
+        ingest.acquireUninterruptibly();
+        try {
+            index = ledger.append(new RunEvent.RunDeleted(runId, RunEvent.RunDeleted.USER));
+        } catch (RejectedEventException rejected) {
+            throw new HttpError(rejected.reason() == RejectedEventException.Reason.UNKNOWN_RUN ? 404 : 409, "EventRejected",
+                    rejected.detail(), null, null);
+        } catch (InvalidEventException bad) {
+            throw HttpError.badRequest(bad.getMessage());
+        } catch (JournalFullException full) {
+            throw new HttpError(507, "JournalFull", full.getMessage());
+        } finally {
+            ingest.release();
+        }
+        e.sendJson(200, g -> {
+            g.writeStartObject();
+            g.writeNumberField("lastIndex", index);
+            g.writeNumberField("appended", 1);
+            g.writeEndObject();
+        });
+    }
+
+    /**
      * Reads the body chunk by chunk as Jetty delivers it, asking to be called again when more arrives
      * (so it holds a thread only while there are bytes to decode). Once refused (a bad line, too large,
      * no memory budget) it reads on and drops the rest, up to the body limit, so that the client, still

@@ -89,7 +89,8 @@ public final class RunLedgerServer implements AutoCloseable {
         new FileDescriptorMetrics().bindTo(registry);
         gcMetrics = new JvmGcMetrics();
         gcMetrics.bindTo(registry);
-        Ledger openedLedger = Ledger.open(LedgerConfig.builder(config.journal()).meterRegistry(registry).build());
+        Ledger openedLedger = Ledger.open(LedgerConfig.builder(config.journal()).meterRegistry(registry)
+                .retention(config.retention()).build());
         Projection openedProjection;
         try {
             openedProjection = Projection.open(ProjectionConfig.builder(config.database(), openedLedger.journal())
@@ -121,6 +122,7 @@ public final class RunLedgerServer implements AutoCloseable {
                 .add("POST", "/events", (e, p) -> events.handle(e))
                 .add("GET", "/runs", (e, p) -> runs.listRuns(e))
                 .add("GET", "/runs/{id}", (e, p) -> runs.run(e, p.get(0)))
+                .add("DELETE", "/runs/{id}", (e, p) -> events.delete(e, p.get(0)))
                 .add("GET", "/runs/{id}/commands", (e, p) -> runs.commands(e, p.get(0)))
                 .add("GET", "/runs/{id}/commands.json", (e, p) -> runs.commandsJson(e, p.get(0)))
                 .add("GET", "/runs/{id}/commands/{commandId}", (e, p) -> runs.command(e, p.get(0), p.get(1)))
@@ -340,6 +342,15 @@ public final class RunLedgerServer implements AutoCloseable {
                 g.writeNumberField("missingEvents", integrity.missingEvents());
                 g.writeStringField("detail", integrity.detail());
             }
+            g.writeEndObject();
+            Ledger.RetentionStatus retention = ledger.retentionStatus();
+            g.writeObjectFieldStart("retention");
+            g.writeStringField("policy", retention.policy() == null ? "keep every run" : retention.policy().toString());
+            if (retention.lastRun() != null) {
+                g.writeStringField("lastRun", retention.lastRun().toString());
+                g.writeNumberField("lastDeleted", retention.lastDeleted());
+            }
+            g.writeNumberField("deleted", retention.totalDeleted());
             g.writeEndObject();
             g.writeObjectFieldStart("projection");
             g.writeStringField("file", config.database().toString());

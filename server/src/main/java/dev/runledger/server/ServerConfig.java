@@ -30,6 +30,7 @@ public final class ServerConfig {
     private final int maxConnections;
     private final int minBodyBytesPerSecond;
     private final Tls tls;
+    private final dev.runledger.ledger.RetentionPolicy retention;
 
     /**
      * TLS for the listener: a PKCS#12 keystore, or a PEM certificate chain with its PKCS#8 key (in the
@@ -68,6 +69,12 @@ public final class ServerConfig {
         this.maxConnections = b.maxConnections;
         this.minBodyBytesPerSecond = b.minBodyBytesPerSecond;
         this.tls = b.tls;
+        this.retention = b.retention;
+    }
+
+    /** The retention policy the ledger applies after every completion, or null to keep every run. */
+    public dev.runledger.ledger.RetentionPolicy retention() {
+        return retention;
     }
 
     /** A connection with no byte in either direction for this long is closed (a stalled body ends in 408). */
@@ -193,6 +200,7 @@ public final class ServerConfig {
         private int maxConnections = 1024;
         private int minBodyBytesPerSecond = 4 * 1024;
         private Tls tls;
+        private dev.runledger.ledger.RetentionPolicy retention;
 
         private Builder(Path journal, Path database) {
             this.journal = Objects.requireNonNull(journal, "journal");
@@ -318,6 +326,11 @@ public final class ServerConfig {
                 throw new IllegalArgumentException("minBodyBytesPerSecond must be at least 0 but was " + n);
             }
             this.minBodyBytesPerSecond = n;
+            return this;
+        }
+
+        public Builder retention(dev.runledger.ledger.RetentionPolicy policy) {
+            this.retention = policy;
             return this;
         }
 

@@ -459,6 +459,40 @@ class RunLedgerServerTest {
     }
 
     @Test
+    void shouldDeleteARunOnRequestAndRefuseToCallItErasedWhileItsEventsRemain() throws Exception {
+        start(config());
+        lastIndex(post(ndjson(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"))));
+
+        HttpResponse<String> erase = send("DELETE", "/runs/r-1?erase=true");
+        assertThat(erase.statusCode()).isEqualTo(501);
+        assertThat(erase.body()).contains("EraseUnavailable").contains("compaction");
+        HttpResponse<String> deleted = send("DELETE", "/runs/r-1");
+        assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(200);
+        assertThat(get("/runs/r-1?minIndex=" + lastIndex(deleted)).statusCode()).isEqualTo(404);
+        assertThat(send("DELETE", "/runs/r-1").statusCode()).as("already deleted").isEqualTo(409);
+        assertThat(send("DELETE", "/runs/nobody").statusCode()).isEqualTo(404);
+        assertThat(send("PUT", "/runs/r-1").headers().firstValue("Allow")).hasValue("GET, DELETE");
+    }
+
+    @Test
+    void shouldApplyItsRetentionPolicyAndShowItInHealth() throws Exception {
+        start(config().retention(dev.runledger.ledger.RetentionPolicy.builder().keepRuns(1).build()));
+        for (int i = 0; i < 3; i++) {
+            post(ndjson(TestEvents.created("r-" + i), TestEvents.completed("r-" + i)));
+        }
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                .until(() -> get("/health").body().contains("\"deleted\":2"));
+        assertThat(get("/health").body()).contains("\"retention\":{\"policy\":\"keep the newest 1 completed runs\",\"lastRun\":\"");
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                .until(() -> get("/runs").body().contains("r-2") && !get("/runs").body().contains("\"r-0\""));
+    }
+
+    private HttpResponse<String> send(String method, String path) throws Exception {
+        return client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(20))
+                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
     void shouldReportHealth() throws Exception {
         start(config());
         long index = lastIndex(post(ndjson(TestEvents.created("r-1"))));
