@@ -226,8 +226,8 @@ class RunLedgerServerTest {
         assertThat(get("/runs/r-1/commands/c-1?minIndex=" + head()).statusCode()).isEqualTo(200);
         assertThat(get("/runs/r-1/commands/c-1/extra").statusCode()).isEqualTo(404);
         assertThat(get("/runs/r-1/commands/c-1/extra/more").statusCode()).isEqualTo(404);
-        assertThat(client.send(HttpRequest.newBuilder(uri("/runs/r-1")).DELETE().build(), HttpResponse.BodyHandlers.ofString())
-                .headers().firstValue("Allow")).hasValue("GET");
+        assertThat(client.send(HttpRequest.newBuilder(uri("/runs/r-1")).PUT(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString()).headers().firstValue("Allow")).hasValue("GET, DELETE");
 
         String scrape = get("/metrics").body();
         String command = "http_server_requests_seconds_count{method=\"GET\",route=\"/runs/{id}/commands/{commandId}\",";
@@ -235,7 +235,7 @@ class RunLedgerServerTest {
         assertThat(scrape).doesNotContain(command + "status=\"404\"}");
         assertThat(metric(scrape, "http_server_requests_seconds_count{method=\"GET\",route=\"unknown\",status=\"404\"}"))
                 .isEqualTo(2);
-        assertThat(metric(scrape, "http_server_requests_seconds_count{method=\"DELETE\",route=\"/runs/{id}\",status=\"405\"}"))
+        assertThat(metric(scrape, "http_server_requests_seconds_count{method=\"PUT\",route=\"/runs/{id}\",status=\"405\"}"))
                 .isEqualTo(1);
     }
 
