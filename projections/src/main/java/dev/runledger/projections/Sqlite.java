@@ -24,8 +24,20 @@ final class Sqlite {
         config.setTempStore(SQLiteConfig.TempStore.MEMORY);
         config.setCacheSize(-64_000);
         Connection c = config.createConnection("jdbc:sqlite:" + file);
+        secureDelete(c);
         c.setAutoCommit(false);
         return c;
+    }
+
+    /**
+     * A deleted run's rows are zeroed where they lay instead of left in free pages, so that deleting a
+     * run (retention, erasure) leaves none of its bytes in the file once the WAL is checkpointed (at close,
+     * TRUNCATE). Measured in alternating runs: live projection 184k/185k events/s with it, 194k/180k
+     * without; rebuild of 600k events 1.83/1.71 s with it, 1.35/1.72 s without. The live cost is within
+     * the noise, and the rebuild cost is at most ~25%.
+     */
+    private static void secureDelete(Connection c) throws SQLException {
+        Sqlite.exec(c, "PRAGMA secure_delete = ON");
     }
 
     /**
@@ -43,6 +55,7 @@ final class Sqlite {
         config.setPageSize(16_384);
         config.setCacheSize(-131_072);
         Connection c = config.createConnection("jdbc:sqlite:" + file);
+        secureDelete(c); // a run deleted within the replayed journal must not survive in the new file's free pages
         c.setAutoCommit(false);
         return c;
     }

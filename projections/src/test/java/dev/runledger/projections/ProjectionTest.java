@@ -56,6 +56,52 @@ class ProjectionTest {
         }
     }
 
+    /**
+     * A deleted run's content must not linger in the projection file's free pages (SQLite keeps deleted
+     * bytes there unless told otherwise): once the deletion is applied and the projection closed, no byte
+     * of the run is in the projection's files.
+     */
+    @Test
+    void shouldLeaveNoByteOfADeletedRunInTheProjectionFiles() throws Exception {
+        String marker = "MARKER-" + java.util.UUID.randomUUID();
+        Path file = dir.resolve("runs.sqlite");
+        try (Ledger ledger = Ledger.open(dir.resolve("journal")); Projection projection = Projection.open(config(ledger.journal()))) {
+            ledger.append(TestEvents.created("keep"));
+            ledger.append(TestEvents.created("secret", Map.of("owner", marker)));
+            for (int i = 0; i < 200; i++) {
+                ledger.append(new RunEvent.CommandRecorded("secret", TestEvents.commandJson("c-" + i, "aspirate", "succeeded")
+                        .replace("\"notes\":[]", "\"notes\":[\"" + marker + "\"]")));
+            }
+            ledger.append(new RunEvent.SummaryRecorded("secret", "{\"note\":\"" + marker + "\"}"));
+            long before = ledger.append(TestEvents.command("keep", "c-1", "queued"));
+            assertThat(projection.awaitApplied(before, WAIT)).isTrue();
+            assertThat(occurrences(file, marker) + occurrences(file.resolveSibling("runs.sqlite-wal"), marker)).isPositive();
+
+            long deleted = ledger.append(new RunEvent.RunDeleted("secret", RunEvent.RunDeleted.ERASE));
+            assertThat(projection.awaitApplied(deleted, WAIT)).isTrue();
+        }
+        for (String name : new String[] {"runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm"}) {
+            assertThat(occurrences(dir.resolve(name), marker)).as(name).isZero();
+        }
+        try (Journal journal = Journal.openExisting(dir.resolve("journal"))) {
+            Path rebuilt = dir.resolve("rebuilt.sqlite");
+            Rebuild.rebuild(journal, rebuilt, Rebuild.Options.defaults());
+            assertThat(occurrences(rebuilt, marker)).as("a rebuild replays the run and its deletion").isZero();
+        }
+    }
+
+    private static int occurrences(Path file, String marker) throws java.io.IOException {
+        if (!java.nio.file.Files.exists(file)) {
+            return 0;
+        }
+        String text = new String(java.nio.file.Files.readAllBytes(file), java.nio.charset.StandardCharsets.ISO_8859_1);
+        int n = 0;
+        for (int at = text.indexOf(marker); at >= 0; at = text.indexOf(marker, at + 1)) {
+            n++;
+        }
+        return n;
+    }
+
     @Test
     void shouldUpsertCommandsKeepingTheFirstPositionAndTheLastBytes() throws Exception {
         try (Ledger ledger = Ledger.open(dir.resolve("journal")); Projection projection = Projection.open(config(ledger.journal()))) {
