@@ -42,6 +42,7 @@ final class ChronicleJournal implements Journal {
 
     static ChronicleJournal open(Path directory, boolean create) {
         Path dir = directory.toAbsolutePath().normalize();
+        JournalCompaction.recover(dir);
         Path idFile = dir.resolve(ID_FILE);
         try {
             if (!Files.exists(idFile)) {
@@ -98,6 +99,14 @@ final class ChronicleJournal implements Journal {
     @Override
     public String id() {
         return id;
+    }
+
+    net.openhft.chronicle.queue.RollCycle rollCycle() {
+        return queue.rollCycle();
+    }
+
+    long epoch() {
+        return queue.epoch();
     }
 
     @Override
@@ -165,8 +174,11 @@ final class ChronicleJournal implements Journal {
         long[] counts = {0, 0, after}; // excerpts, damaged, last index read
         EventEncoding.Reader reader = new EventEncoding.Reader();
         readRaw(after, (index, buf, length) -> {
-            counts[0]++;
             counts[2] = index;
+            if (EventEncoding.isCompacted(buf, length)) {
+                return true;
+            }
+            counts[0]++;
             try {
                 reader.reset(buf, length);
                 if (wanted.contains(reader.type())) {
@@ -365,6 +377,9 @@ final class ChronicleJournal implements Journal {
         return "journal " + directory + " (id " + id + ")";
     }
 
+    /** Marks a stand-in excerpt inside the reader; never handed out. */
+    private static final JournalEntry COMPACTED_AWAY = new JournalEntry.Unreadable(NONE, 0, new byte[0], null, "compacted");
+
     private static final class ChronicleReader implements JournalReader {
         private final ExcerptTailer tailer;
         private final EventEncoding.Reader decoder = new EventEncoding.Reader();
@@ -417,6 +432,16 @@ final class ChronicleJournal implements Journal {
 
         @Override
         public JournalEntry next() {
+            while (true) {
+                JournalEntry entry = nextExcerpt();
+                if (entry != COMPACTED_AWAY) {
+                    return entry;
+                }
+            }
+        }
+
+        /** The next excerpt, or {@link #COMPACTED_AWAY} for a stand-in, which {@link #next()} skips. */
+        private JournalEntry nextExcerpt() {
             try (DocumentContext dc = tailer.readingDocument()) {
                 if (!dc.isPresent()) {
                     return null;
@@ -437,6 +462,9 @@ final class ChronicleJournal implements Journal {
                     buf = new byte[Math.max(length, buf.length * 2)];
                 }
                 bytes.read(buf, 0, length);
+                if (EventEncoding.isCompacted(buf, length)) {
+                    return COMPACTED_AWAY;
+                }
                 try {
                     decoder.reset(buf, length);
                     long appendedAt = decoder.appendedAtMicros();

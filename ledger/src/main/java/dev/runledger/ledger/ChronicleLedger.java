@@ -214,6 +214,7 @@ final class ChronicleLedger implements Ledger {
 
     static ChronicleLedger open(LedgerConfig config) {
         Path dir = config.journalDirectory().toAbsolutePath().normalize();
+        JournalCompaction.recover(dir); // before the lock below: taking it creates the directory, if a swap left none
         ExclusiveFileLock fileLock = ExclusiveFileLock.acquire(dir.resolve(LOCK_FILE), "journal " + dir
                 + " is already open for appending by another ledger; one process at a time may append");
         ChronicleJournal journal = null;

@@ -34,6 +34,17 @@ import java.util.Map;
 final class EventEncoding {
     static final byte VERSION = 2;
     static final byte VERSION_UNCHECKED = 1;
+    /**
+     * The whole of an excerpt compaction left in place of a dropped event: one byte. Chronicle numbers the
+     * excerpts of a cycle without gaps, so keeping every index where it was means writing something there;
+     * every reader skips it.
+     */
+    static final byte COMPACTED = 3;
+
+    /** Whether {@code buf[0, length)} is the stand-in compaction left for a dropped event. */
+    static boolean isCompacted(byte[] buf, int length) {
+        return length == 1 && buf[0] == COMPACTED;
+    }
     static final int HEADER_BYTES_UNCHECKED = 10;
     static final int HEADER_BYTES = 14;
     private static final int CRC_OFFSET = 10;

@@ -89,7 +89,8 @@ public final class JournalAudit {
             }
             String problem = null;
             try {
-                if (!reader.reset(buf, length).check()) {
+                // a stand-in compaction left for a dropped event is covered by the chain; there is nothing to decode
+                if (!EventEncoding.isCompacted(buf, length) && !reader.reset(buf, length).check()) {
                     counts[1]++;
                     reader.decode(); // no checksum: a full decode is the only structural check there is
                 }

@@ -3,7 +3,9 @@ package dev.runledger.projections;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.JournalEntry;
 import dev.runledger.ledger.JournalReader;
+import dev.runledger.ledger.ReaderPositions;
 
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +47,9 @@ final class Projector implements Runnable {
     private long applied;
     private long reportedHandled;
     private long reportedQuarantined;
+    /** When this projection last told the journal how far it has read (for compaction); at most once a second. */
+    private long positionRecordedNanos;
+    private long positionRecorded = Long.MIN_VALUE;
 
     /** Opens its first writer now (so a file that cannot be opened fails the caller); closes it when {@link #run()} ends. */
     Projector(ProjectionConfig config, WriterFactory writers, ProjectionMetrics metrics, long checkpoint, Listener listener)
@@ -164,6 +169,7 @@ final class Projector implements Runnable {
         } finally {
             reader.close();
             closeWriter();
+            recordPosition(); // the final checkpoint
         }
     }
 
@@ -203,6 +209,37 @@ final class Projector implements Runnable {
         reportedHandled = handled;
         reportedQuarantined = engine.quarantined();
         listener.committed(last); // last: whoever waits for this index then also sees the counters that include it
+        long now = System.nanoTime();
+        if (now - positionRecordedNanos > 1_000_000_000L) {
+            recordPosition();
+            positionRecordedNanos = now;
+        }
+    }
+
+    /**
+     * Tells the journal how far this projection has read ({@link ReaderPositions}), so that compaction
+     * never drops a deletion it has not applied. Only the checkpoint committed is ever recorded, so the
+     * position may lag, never lead. A failure is logged; compaction then waits on the older position.
+     */
+    void recordPosition() {
+        if (applied == positionRecorded || applied == Journal.NONE) {
+            return;
+        }
+        try {
+            ReaderPositions.record(journal.directory(), readerName(config), applied);
+            positionRecorded = applied;
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(Projector.class).warn("projection {} - cannot record its position {} in {}",
+                    config.name(), applied, journal.directory(), e);
+        }
+    }
+
+    /** {@code projection-<file name>-<hash of its path>}: stable for one file, distinct for two of the same name. */
+    static String readerName(ProjectionConfig config) {
+        Path file = config.database().toAbsolutePath().normalize();
+        String name = file.getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_");
+        return "projection-" + (name.length() > 60 ? name.substring(0, 60) : name) + "-"
+                + Integer.toHexString(file.toString().hashCode());
     }
 
     private void refreshLag() {

@@ -1,0 +1,384 @@
+package dev.runledger.ledger;
+
+import net.openhft.chronicle.bytes.BytesStore;
+import net.openhft.chronicle.core.time.SetTimeProvider;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Rewrites a journal without the events of deleted runs, offline (the ledger's lock is taken: stop the
+ * appending process first; readers in other processes must reopen afterwards).
+ *
+ * <p>What stays the same: every event of every live run, byte for byte, at its own index (a dropped
+ * event leaves a one-byte stand-in that readers skip, so positions handed to clients, projection
+ * checkpoints and reader positions keep their meaning and indexes never go backwards); the journal id;
+ * per-run digests. What changes: the hash chain (recomputed and sealed; the old head is kept in
+ * {@code journal.lineage}, one JSON line per compaction) and the disk used.
+ *
+ * <p>A deleted run is dropped whole (its creation, commands, deletion) only once every registered
+ * reader ({@link ReaderPositions}) has passed its deletion, unless forced.
+ *
+ * <p>Crash-safe: the new journal is written beside the old ({@code DIR.compacting}), synced and marked
+ * complete, then swapped in by two renames. Whatever a {@code kill -9} interrupts, the next open of the
+ * journal ({@link #recover}) either discards the unfinished copy or finishes the swap, so exactly one
+ * whole journal is in use.
+ */
+public final class JournalCompaction {
+    private static final Logger LOG = LoggerFactory.getLogger(JournalCompaction.class);
+    static final String LINEAGE_FILE = "journal.lineage";
+    private static final String COMPLETE_MARKER = "COMPACTION-COMPLETE";
+    private static final Set<EventType> LIFECYCLE = Set.of(EventType.RUN_CREATED, EventType.RUN_DELETED);
+
+    /** What a compaction did. */
+    public record Result(long excerpts, long droppedEvents, int droppedRuns, int heldBackRuns, List<String> heldBackBy,
+                         long bytesBefore, long bytesAfter, Duration took, String chainBefore, String chainAfter) {
+    }
+
+    private JournalCompaction() {
+    }
+
+    /**
+     * Compacts the journal in {@code dir}. With {@code force}, registered readers are not waited for
+     * (a reader that has not applied a deletion then never will: rebuild it).
+     */
+    public static Result compact(Path dir, boolean force) {
+        Path journalDir = dir.toAbsolutePath().normalize();
+        long start = System.nanoTime();
+        if (!Files.exists(journalDir.resolve(ChronicleJournal.ID_FILE)) && !Files.isDirectory(sibling(journalDir, ".compacting"))) {
+            throw new IllegalArgumentException("no journal at " + journalDir + " (" + ChronicleJournal.ID_FILE + " not found)");
+        }
+        try (ExclusiveFileLock swapLock = ExclusiveFileLock.acquire(sibling(journalDir, ".compaction.lock"), "journal "
+                + journalDir + " is being compacted by another process")) {
+            recoverLocked(journalDir);
+            return compactLocked(journalDir, force, start);
+        }
+    }
+
+    private static Result compactLocked(Path journalDir, boolean force, long start) {
+        try (ExclusiveFileLock lock = ExclusiveFileLock.acquire(journalDir.resolve(ChronicleLedger.LOCK_FILE), "journal "
+                + journalDir + " is open for appending (a running serve or ledger); compaction needs it to itself")) {
+            Path copy = sibling(journalDir, ".compacting");
+            deleteTree(copy);
+            Result result;
+            try (ChronicleJournal source = ChronicleJournal.open(journalDir, false)) {
+                Map<String, Long> readers = ReaderPositions.read(journalDir);
+                long passedByAll = force ? Long.MAX_VALUE : readers.values().stream().mapToLong(Long::longValue).min()
+                        .orElse(Long.MAX_VALUE);
+                Dead dead = deadRuns(source, passedByAll);
+                result = write(source, copy, dead, journalDir, start, readers, passedByAll);
+            }
+            swap(journalDir, copy);
+            LOG.info("compacted {}: dropped {} events of {} deleted runs ({} held back for readers {}), {} -> {} bytes in {} ms",
+                    journalDir, result.droppedEvents(), result.droppedRuns(), result.heldBackRuns(), result.heldBackBy(),
+                    result.bytesBefore(), result.bytesAfter(), result.took().toMillis());
+            return result;
+        }
+    }
+
+    /** Runs deleted within the journal: for each run id, the index ranges [created, deleted] to drop. */
+    private static final class Dead {
+        final Map<String, List<long[]>> ranges = new HashMap<>();
+        int runs;
+        int heldBack;
+
+        boolean drops(String runId, long index) {
+            List<long[]> r = ranges.get(runId);
+            if (r != null) {
+                for (long[] range : r) {
+                    if (index >= range[0] && index <= range[1]) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+    }
+
+    private static Dead deadRuns(ChronicleJournal journal, long passedByAll) {
+        Dead dead = new Dead();
+        Map<String, Long> createdAt = new HashMap<>();
+        journal.scanAfter(Journal.NONE, LIFECYCLE, (index, micros, event) -> {
+            if (event.eventType() == EventType.RUN_CREATED) {
+                createdAt.putIfAbsent(event.runId(), index);
+            } else {
+                Long created = createdAt.remove(event.runId());
+                if (created == null) {
+                    return; // a deletion without a creation in sight: leave it be
+                }
+                if (index <= passedByAll) {
+                    dead.ranges.computeIfAbsent(event.runId(), k -> new ArrayList<>()).add(new long[] {created, index});
+                    dead.runs++;
+                } else {
+                    dead.heldBack++;
+                }
+            }
+        });
+        return dead;
+    }
+
+    private static Result write(ChronicleJournal source, Path copy, Dead dead, Path journalDir, long start,
+                                Map<String, Long> readers, long passedByAll) {
+        long bytesBefore = cycleBytes(journalDir);
+        JournalAudit.Chain before = new JournalAudit.Chain(source.id());
+        long[] counts = {0, 0}; // excerpts, dropped
+        try {
+            Files.createDirectories(copy);
+            Files.writeString(copy.resolve(ChronicleJournal.ID_FILE), source.id() + "\n", StandardCharsets.UTF_8);
+            RollCycle rollCycle = source.rollCycle();
+            long epoch = source.epoch();
+            SetTimeProvider clock = new SetTimeProvider(0);
+            EventEncoding.Reader reader = new EventEncoding.Reader();
+            BytesStore<?, ?> stand = BytesStore.wrap(new byte[] {EventEncoding.COMPACTED});
+            try (SingleChronicleQueue target = SingleChronicleQueueBuilder.binary(copy).rollCycle(rollCycle).epoch(epoch)
+                    .timeProvider(clock).build();
+                 ExcerptAppender appender = target.createAppender()) {
+                source.readRaw((index, buf, length) -> {
+                    before.add(index, buf, length);
+                    counts[0]++;
+                    boolean standIn = EventEncoding.isCompacted(buf, length); // left by an earlier compaction
+                    boolean drop = false;
+                    if (!standIn) {
+                        String runId = reader.reset(buf, length).runIdUnchecked();
+                        drop = runId != null && dead.drops(runId, index) && intact(reader);
+                    }
+                    // Chronicle writes to the cycle its clock names: set it to the source excerpt's cycle
+                    clock.currentTimeMillis(epoch + (long) rollCycle.toCycle(index) * rollCycle.lengthInMillis());
+                    if (drop) {
+                        counts[1]++;
+                    }
+                    appender.writeBytes(standIn || drop ? stand : BytesStore.wrap(java.util.Arrays.copyOf(buf, length)));
+                    if (appender.lastIndexAppended() != index) {
+                        throw new IllegalStateException("compaction of " + journalDir + " wrote the excerpt of index " + index
+                                + " at " + appender.lastIndexAppended() + "; nothing was changed");
+                    }
+                    return true;
+                });
+            }
+            syncFiles(copy);
+            Seal seal;
+            String chainAfter;
+            try (ChronicleJournal compacted = ChronicleJournal.open(copy, false)) {
+                JournalAudit.Chain chain = new JournalAudit.Chain(compacted.id());
+                long[] sealed = {Journal.NONE, 0};
+                compacted.readRaw((index, buf, length) -> {
+                    chain.add(index, buf, length);
+                    sealed[0] = index;
+                    sealed[1]++;
+                    return true;
+                });
+                seal = new Seal(compacted.id(), sealed[0], sealed[1], chain.head(), true, System.currentTimeMillis());
+                chainAfter = chain.hex();
+            }
+            if (seal.index() != Journal.NONE) {
+                seal.write(copy);
+            }
+            copyIfExists(journalDir.resolve(SealCheck.LOSSES_FILE), copy.resolve(SealCheck.LOSSES_FILE));
+            copyIfExists(journalDir.resolve(LINEAGE_FILE), copy.resolve(LINEAGE_FILE));
+            Path readersDir = journalDir.resolve(ReaderPositions.DIRECTORY);
+            if (Files.isDirectory(readersDir)) {
+                Files.createDirectories(copy.resolve(ReaderPositions.DIRECTORY));
+                try (Stream<Path> files = Files.list(readersDir)) {
+                    for (Path f : (Iterable<Path>) files::iterator) {
+                        Files.copy(f, copy.resolve(ReaderPositions.DIRECTORY).resolve(f.getFileName()));
+                    }
+                }
+            }
+            long bytesAfter = cycleBytes(copy);
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            List<String> heldBackBy = new ArrayList<>();
+            readers.forEach((name, position) -> {
+                if (position == passedByAll && dead.heldBack > 0) {
+                    heldBackBy.add(name);
+                }
+            });
+            Result result = new Result(counts[0], counts[1], dead.runs, dead.heldBack, List.copyOf(heldBackBy), bytesBefore,
+                    bytesAfter, took, before.hex(), chainAfter);
+            Files.writeString(copy.resolve(LINEAGE_FILE), "{\"compactedAt\":\"" + Instant.now() + "\",\"journalId\":\""
+                    + source.id() + "\",\"headIndex\":" + source.headIndex() + ",\"chainBefore\":\"" + result.chainBefore()
+                    + "\",\"chainAfter\":\"" + chainAfter + "\",\"excerpts\":" + result.excerpts() + ",\"droppedEvents\":"
+                    + result.droppedEvents() + ",\"droppedRuns\":" + result.droppedRuns() + ",\"bytesBefore\":" + bytesBefore
+                    + ",\"bytesAfter\":" + bytesAfter + "}\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+            syncFiles(copy);
+            Files.writeString(copy.resolve(COMPLETE_MARKER), "complete\n", StandardCharsets.US_ASCII);
+            fsync(copy.resolve(COMPLETE_MARKER));
+            fsync(copy);
+            crashPoint("copied");
+            return result;
+        } catch (IOException e) {
+            deleteTree(copy);
+            throw new UncheckedIOException("cannot compact " + journalDir + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            deleteTree(copy);
+            throw e;
+        }
+    }
+
+    /** A damaged excerpt is never dropped on the strength of a run id its checksum does not vouch for. */
+    private static boolean intact(EventEncoding.Reader reader) {
+        try {
+            reader.check();
+            return true;
+        } catch (EventEncoding.CorruptExcerptException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Finishes or discards what an interrupted compaction left beside {@code dir}: an unfinished copy is
+     * deleted; a finished one (marked complete) is swapped in; the old journal of a finished swap is deleted.
+     */
+    public static void recover(Path dir) {
+        Path journalDir = dir.toAbsolutePath().normalize();
+        if (!Files.isDirectory(sibling(journalDir, ".compacting")) && !Files.isDirectory(sibling(journalDir, ".precompact"))
+                && !Files.exists(journalDir.resolve(COMPLETE_MARKER))) {
+            return; // the common case: nothing was interrupted
+        }
+        ExclusiveFileLock swapLock;
+        try {
+            swapLock = ExclusiveFileLock.acquire(sibling(journalDir, ".compaction.lock"), "compaction");
+        } catch (IllegalStateException compacting) {
+            return; // a compaction is running in another process: it finishes what it started
+        }
+        try (swapLock) {
+            recoverLocked(journalDir);
+        }
+    }
+
+    private static void recoverLocked(Path journalDir) {
+        Path copy = sibling(journalDir, ".compacting");
+        Path old = sibling(journalDir, ".precompact");
+        try {
+            if (Files.isDirectory(copy)) {
+                if (Files.exists(copy.resolve(COMPLETE_MARKER))) {
+                    LOG.warn("{}: finishing a compaction that was interrupted after its copy was complete", journalDir);
+                    swap(journalDir, copy);
+                } else {
+                    LOG.warn("{}: removing the unfinished copy of an interrupted compaction ({})", journalDir, copy);
+                    deleteTree(copy);
+                }
+            }
+            if (Files.isDirectory(old) && Files.isDirectory(journalDir)) {
+                deleteTree(old);
+            }
+            Files.deleteIfExists(journalDir.resolve(COMPLETE_MARKER));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot recover from an interrupted compaction of " + journalDir, e);
+        }
+    }
+
+    /** Two renames, each atomic: the old journal aside, the copy into its place; then the old one goes. */
+    private static void swap(Path journalDir, Path copy) {
+        Path old = sibling(journalDir, ".precompact");
+        try {
+            if (Files.isDirectory(journalDir)) {
+                deleteTree(old);
+                Files.move(journalDir, old, StandardCopyOption.ATOMIC_MOVE);
+                crashPoint("renamed");
+            }
+            Files.move(copy, journalDir, StandardCopyOption.ATOMIC_MOVE);
+            fsync(journalDir.getParent());
+            deleteTree(old);
+            Files.deleteIfExists(journalDir.resolve(COMPLETE_MARKER));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot swap the compacted journal into " + journalDir
+                    + "; the next open of the journal finishes it", e);
+        }
+    }
+
+    /**
+     * Crash injection for the kill tests: the windows between the marker and the renames are too short to
+     * hit with a timed {@code kill -9}, so a test child sets {@code runledger.compaction.haltAt} to halt the
+     * JVM there, exactly as a kill would (no finally blocks, no shutdown hooks).
+     */
+    private static void crashPoint(String name) {
+        if (name.equals(System.getProperty("runledger.compaction.haltAt"))) {
+            Runtime.getRuntime().halt(137);
+        }
+    }
+
+    private static Path sibling(Path dir, String suffix) {
+        return dir.resolveSibling(dir.getFileName() + suffix);
+    }
+
+    /** The size of the journal's cycle files. */
+    static long cycleBytes(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".cq4")).mapToLong(f -> {
+                try {
+                    return Files.size(f);
+                } catch (IOException e) {
+                    return 0;
+                }
+            }).sum();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    private static void copyIfExists(Path from, Path to) throws IOException {
+        if (Files.exists(from)) {
+            Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    private static void syncFiles(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (Files.isRegularFile(f)) {
+                    fsync(f);
+                }
+            }
+        }
+        fsync(dir);
+    }
+
+    private static void fsync(Path path) throws IOException {
+        if (Files.isDirectory(path)) {
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+                ch.force(true);
+            } catch (IOException notSupported) {
+                // some file systems refuse to open a directory for sync; renames there are as durable as they get
+            }
+        } else {
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) files.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + dir, e);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+package dev.runledger.ledger;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class JournalCompactionTest {
+    @TempDir
+    Path dir;
+
+    /** Every readable event, by index, as NDJSON. */
+    private static Map<Long, String> events(Path journalDir) {
+        Map<Long, String> out = new LinkedHashMap<>();
+        try (Journal journal = Journal.openExisting(journalDir); JournalReader r = journal.readFrom(Journal.NONE)) {
+            for (JournalEntry e; (e = r.next()) != null; ) {
+                assertThat(e).as("index %d", e.index()).isInstanceOf(JournalEntry.Event.class);
+                out.put(e.index(), NdjsonCodec.encodeToString(((JournalEntry.Event) e).event()));
+            }
+        }
+        return out;
+    }
+
+    private static Map<Long, String> without(Map<Long, String> all, String... runIds) {
+        Map<Long, String> out = new LinkedHashMap<>(all);
+        out.values().removeIf(line -> {
+            for (String id : runIds) {
+                if (line.contains("\"runId\":\"" + id + "\"")) {
+                    return true;
+                }
+            }
+            return false;
+        });
+        return out;
+    }
+
+    private static void commands(Ledger ledger, String runId, int n, String note) {
+        List<RunEvent> batch = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            batch.add(new RunEvent.CommandRecorded(runId, TestEvents.commandJson("c-" + i, "aspirate", "succeeded")
+                    .replace("\"notes\":[]", "\"notes\":[\"" + note + "\"]")));
+        }
+        ledger.append(batch);
+    }
+
+    @Test
+    void shouldDropDeletedRunsAndKeepEveryLiveEventAtItsIndexByteForByte() {
+        Path journal = dir.resolve("journal");
+        String liveDigest;
+        long head;
+        try (Ledger ledger = Ledger.open(journal)) {
+            ledger.append(TestEvents.created("live-1"));
+            commands(ledger, "live-1", 50, "kept");
+            ledger.append(TestEvents.created("dead-1"));
+            commands(ledger, "dead-1", 50, "gone");
+            ledger.append(TestEvents.completed("dead-1"));
+            ledger.append(new RunEvent.RunDeleted("dead-1", RunEvent.RunDeleted.RETENTION));
+            ledger.append(TestEvents.created("again"));
+            ledger.append(new RunEvent.RunDeleted("again"));
+            ledger.append(TestEvents.created("again")); // a new incarnation of a deleted id: live
+            commands(ledger, "again", 5, "kept");
+            ledger.append(TestEvents.completed("live-1"));
+            liveDigest = JournalAudit.runDigest(ledger.journal(), "live-1").sha256();
+            head = ledger.journal().headIndex();
+        }
+        Map<Long, String> before = events(journal);
+        Map<Long, String> expected = without(before, "dead-1");
+        expected.entrySet().removeIf(e -> e.getValue().contains("\"runId\":\"again\"") && e.getKey() < firstIndexOfSecondAgain(before));
+
+        JournalCompaction.Result result = JournalCompaction.compact(journal, false);
+
+        assertThat(result.droppedRuns()).isEqualTo(2);
+        assertThat(result.droppedEvents()).isEqualTo(53 + 2);
+        assertThat(events(journal)).as("live events at their own indexes, the same bytes").isEqualTo(expected);
+        try (Journal j = Journal.openExisting(journal)) {
+            assertThat(j.headIndex()).as("positions never go backwards").isEqualTo(head);
+            assertThat(JournalAudit.runDigest(j, "live-1").sha256()).isEqualTo(liveDigest);
+            JournalAudit.Check check = JournalAudit.verify(j);
+            assertThat(check.damaged()).as("checksums and the new chain verify against the new seal").isEmpty();
+            assertThat(check.chainHead()).isEqualTo(result.chainAfter());
+        }
+        assertThat(Files.exists(journal.resolve(JournalCompaction.LINEAGE_FILE))).isTrue();
+        try (Ledger ledger = Ledger.open(journal)) {
+            assertThat(ledger.integrity().intact()).isTrue();
+            assertThat(ledger.phaseOf("dead-1")).as("no trace left").isEqualTo(RunLifecycle.Phase.ABSENT);
+            assertThat(ledger.phaseOf("again")).isEqualTo(RunLifecycle.Phase.LIVE);
+            assertThat(ledger.append(TestEvents.created("after"))).isGreaterThan(head);
+        }
+        assertThat(dir.resolve("journal.compacting")).doesNotExist();
+        assertThat(dir.resolve("journal.precompact")).doesNotExist();
+    }
+
+    private static long firstIndexOfSecondAgain(Map<Long, String> events) {
+        int seen = 0;
+        for (Map.Entry<Long, String> e : events.entrySet()) {
+            if (e.getValue().startsWith("{\"type\":\"run.created\",\"runId\":\"again\"") && ++seen == 2) {
+                return e.getKey();
+            }
+        }
+        throw new AssertionError("no second creation of again");
+    }
+
+    @Test
+    void shouldNotDropADeletionARegisteredReaderHasNotPassedUnlessForced() {
+        Path journal = dir.resolve("journal");
+        long created;
+        try (Ledger ledger = Ledger.open(journal)) {
+            created = ledger.append(TestEvents.created("r-1"));
+            ledger.append(new RunEvent.RunDeleted("r-1"));
+        }
+        ReaderPositions.record(journal, "projection-behind", created);
+
+        JournalCompaction.Result held = JournalCompaction.compact(journal, false);
+        assertThat(held.droppedRuns()).isZero();
+        assertThat(held.heldBackRuns()).isEqualTo(1);
+        assertThat(held.heldBackBy()).containsExactly("projection-behind");
+        assertThat(events(journal)).hasSize(2);
+
+        JournalCompaction.Result forced = JournalCompaction.compact(journal, true);
+        assertThat(forced.droppedRuns()).isEqualTo(1);
+        assertThat(events(journal)).isEmpty();
+        assertThat(ReaderPositions.read(journal)).as("registrations survive compaction").containsKey("projection-behind");
+    }
+
+    @Test
+    void shouldRefuseWhileTheLedgerIsOpen() {
+        Path journal = dir.resolve("journal");
+        try (Ledger ledger = Ledger.open(journal)) {
+            ledger.append(TestEvents.created("r-1"));
+            assertThatThrownBy(() -> JournalCompaction.compact(journal, false)).hasMessageContaining("is open for appending");
+        }
+    }
+
+    /** Erasure: a run's unique marker is nowhere in the data directory once it is deleted and compacted. */
+    @Test
+    void shouldLeaveNoByteOfAnErasedRunAnywhereInTheDirectory() throws IOException {
+        Path journal = dir.resolve("journal");
+        String marker = "MARKER-" + UUID.randomUUID();
+        try (Ledger ledger = Ledger.open(journal)) {
+            ledger.append(TestEvents.created("keep"));
+            ledger.append(TestEvents.created("secret", Map.of("owner", marker)));
+            commands(ledger, "secret", 100, marker);
+            ledger.append(new RunEvent.SummaryRecorded("secret", "{\"note\":\"" + marker + "\"}"));
+            commands(ledger, "keep", 10, "fine");
+        }
+        try (Ledger ledger = Ledger.open(journal)) { // a snapshot and a seal were written at close: still there
+            assertThat(occurrences(dir, marker)).isPositive();
+            ledger.append(new RunEvent.RunDeleted("secret", RunEvent.RunDeleted.ERASE));
+        }
+        JournalCompaction.compact(journal, false);
+
+        assertThat(occurrences(dir, marker)).isZero();
+        assertThat(events(journal).values()).anyMatch(line -> line.contains("\"runId\":\"keep\""));
+    }
+
+    private static int occurrences(Path root, String marker) throws IOException {
+        byte[] needle = marker.getBytes(StandardCharsets.US_ASCII);
+        int n = 0;
+        try (Stream<Path> files = Files.walk(root)) {
+            for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+                byte[] bytes = Files.readAllBytes(f);
+                outer:
+                for (int i = 0; i + needle.length <= bytes.length; i++) {
+                    for (int k = 0; k < needle.length; k++) {
+                        if (bytes[i + k] != needle[k]) {
+                            continue outer;
+                        }
+                    }
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    /** The child of {@link #shouldLeaveOneWholeJournalWhereverACompactionIsKilled}: compacts its journal. */
+    public static void main(String[] args) {
+        if (args.length > 1) {
+            System.setProperty("runledger.compaction.haltAt", args[1]);
+        }
+        JournalCompaction.compact(Path.of(args[0]), false);
+        System.out.println("compacted");
+    }
+
+    @Test
+    @Timeout(value = 240, unit = TimeUnit.SECONDS)
+    void shouldLeaveOneWholeJournalWhereverACompactionIsKilled() throws Exception {
+        Path template = dir.resolve("template");
+        try (Ledger ledger = Ledger.open(template)) {
+            for (int r = 0; r < 40; r++) {
+                ledger.append(TestEvents.created("r-" + r));
+                commands(ledger, "r-" + r, 500, "x");
+                ledger.append(TestEvents.completed("r-" + r));
+                if (r % 2 == 0) {
+                    ledger.append(new RunEvent.RunDeleted("r-" + r, RunEvent.RunDeleted.RETENTION));
+                }
+            }
+        }
+        Map<Long, String> all = events(template);
+        List<String> dead = new ArrayList<>();
+        for (int r = 0; r < 40; r += 2) {
+            dead.add("r-" + r);
+        }
+        Map<Long, String> live = without(all, dead.toArray(String[]::new));
+        // How long a child takes to start and compact, so that the kills spread over all of it: before the
+        // copy, during it, after it is marked complete, between the renames, after the swap.
+        Path timed = dir.resolve("timed").resolve("journal");
+        copyTree(template, timed);
+        long t0 = System.nanoTime();
+        Process whole = ChildJvm.start(JournalCompactionTest.class, dir.resolve("timed.log"), timed.toString());
+        assertThat(whole.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(whole.exitValue()).isZero();
+        long fullMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(events(timed)).isEqualTo(live);
+
+        Random random = new Random(42);
+        int compacted = 0;
+        for (int trial = 0; trial < 20; trial++) {
+            Path journal = dir.resolve("trial-" + trial).resolve("journal");
+            copyTree(template, journal);
+            if (trial < 16) {
+                Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"),
+                        journal.toString());
+                Thread.sleep(fullMillis * (40 + trial * 7) / 100 + random.nextInt(50)); // 40% .. 145% of the whole
+                ChildJvm.kill9(child);
+            } else { // the two short windows a timed kill rarely hits: after the copy is complete, between the renames
+                Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"),
+                        journal.toString(), trial % 2 == 0 ? "copied" : "renamed");
+                assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
+                assertThat(child.exitValue()).as("halted at the crash point").isEqualTo(137);
+            }
+
+            Map<Long, String> after = events(journal); // opening recovers whatever the kill left
+            if (after.size() == live.size()) {
+                assertThat(after).as("trial %d: compacted", trial).isEqualTo(live);
+                compacted++;
+            } else {
+                assertThat(after).as("trial %d: not compacted", trial).isEqualTo(all);
+            }
+            assertThat(journal.resolveSibling("journal.compacting")).as("trial %d", trial).doesNotExist();
+            assertThat(journal.resolveSibling("journal.precompact")).as("trial %d", trial).doesNotExist();
+            try (Ledger ledger = Ledger.open(journal)) {
+                assertThat(ledger.integrity().intact()).as("trial %d: the seal matches the journal in use", trial).isTrue();
+            }
+        }
+        assertThat(compacted).as("some kills came after the point of no return, some before").isBetween(1, 19);
+        System.out.println("compaction kill trials: " + compacted + " of 20 had finished (a whole run took " + fullMillis + " ms)");
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> files = Files.walk(from)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Path target = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(target);
+                } else if (!f.getFileName().toString().equals(ChronicleLedger.LOCK_FILE)) {
+                    Files.copy(f, target);
+                }
+            }
+        }
+    }
+}
