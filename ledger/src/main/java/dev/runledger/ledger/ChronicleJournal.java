@@ -377,9 +377,6 @@ final class ChronicleJournal implements Journal {
         return "journal " + directory + " (id " + id + ")";
     }
 
-    /** Marks a stand-in excerpt inside the reader; never handed out. */
-    private static final JournalEntry COMPACTED_AWAY = new JournalEntry.Unreadable(NONE, 0, new byte[0], null, "compacted");
-
     private static final class ChronicleReader implements JournalReader {
         private final ExcerptTailer tailer;
         private final EventEncoding.Reader decoder = new EventEncoding.Reader();
@@ -432,16 +429,6 @@ final class ChronicleJournal implements Journal {
 
         @Override
         public JournalEntry next() {
-            while (true) {
-                JournalEntry entry = nextExcerpt();
-                if (entry != COMPACTED_AWAY) {
-                    return entry;
-                }
-            }
-        }
-
-        /** The next excerpt, or {@link #COMPACTED_AWAY} for a stand-in, which {@link #next()} skips. */
-        private JournalEntry nextExcerpt() {
             try (DocumentContext dc = tailer.readingDocument()) {
                 if (!dc.isPresent()) {
                     return null;
@@ -463,7 +450,7 @@ final class ChronicleJournal implements Journal {
                 }
                 bytes.read(buf, 0, length);
                 if (EventEncoding.isCompacted(buf, length)) {
-                    return COMPACTED_AWAY;
+                    return new JournalEntry.Compacted(index);
                 }
                 try {
                     decoder.reset(buf, length);

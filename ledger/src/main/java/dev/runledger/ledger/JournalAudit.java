@@ -184,7 +184,7 @@ public final class JournalAudit {
                         sha.update(line.toByteArray());
                         events++;
                     }
-                } else {
+                } else if (entry instanceof JournalEntry.Unreadable) {
                     damaged++;
                 }
             }

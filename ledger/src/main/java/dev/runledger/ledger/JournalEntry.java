@@ -10,6 +10,13 @@ public sealed interface JournalEntry {
     }
 
     /**
+     * Where compaction dropped an event of a deleted run: nothing to apply, but a position all the same,
+     * so that a reader's checkpoint (and a client's {@code minIndex}) can reach and pass it.
+     */
+    record Compacted(long index) implements JournalEntry {
+    }
+
+    /**
      * An excerpt that fails its checksum or does not decode (bit rot, a foreign writer, a future format):
      * quarantine material. Holds at most {@link #MAX_KEPT_BYTES} of it, whatever its size, so a reader's
      * memory stays bounded however large the damage.

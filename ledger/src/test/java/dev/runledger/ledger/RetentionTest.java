@@ -56,7 +56,7 @@ class RetentionTest {
         Map<String, String> out = new LinkedHashMap<>();
         try (JournalReader r = journal.readFrom(journal.firstIndex())) {
             for (JournalEntry e; (e = r.next()) != null; ) {
-                if (((JournalEntry.Event) e).event() instanceof RunEvent.RunDeleted d) {
+                if (e instanceof JournalEntry.Event ev && ev.event() instanceof RunEvent.RunDeleted d) {
                     out.put(d.runId(), String.valueOf(d.reason()));
                 }
             }

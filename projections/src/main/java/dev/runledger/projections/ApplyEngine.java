@@ -124,6 +124,9 @@ final class ApplyEngine implements AutoCloseable {
 
     /** Applies one entry to the open transaction (or quarantines it). */
     void apply(JournalEntry entry) throws SQLException {
+        if (entry instanceof JournalEntry.Compacted) {
+            return; // an event of a deleted run, dropped by compaction: its position passes, nothing changes
+        }
         if (entry instanceof JournalEntry.Unreadable bad) {
             if (bad.runId() != null) {
                 // Best effort: the id was read from a damaged excerpt, but it is the run most likely hurt.

@@ -118,9 +118,49 @@ final class Projector implements Runnable {
         return reportedQuarantined;
     }
 
+    /**
+     * Forgets the deleted runs a compaction has since dropped from the journal: their tombstones (run id,
+     * deletion index) served to refuse late events of the deleted run, and no such event is left. A fresh
+     * replay of the compacted journal has none of them, and an erased run's id must not outlive it here.
+     * Runs once as the projector starts; a tombstone's deletion is looked up where it was appended.
+     */
+    void forgetCompactedDeletions() throws SQLException {
+        java.util.List<String> gone = new java.util.ArrayList<>();
+        try (java.sql.Statement st = writer.createStatement();
+             java.sql.ResultSet rs = st.executeQuery("SELECT run_id, deleted_index FROM run_tombstones")) {
+            while (rs.next()) {
+                long index = rs.getLong(2);
+                try (JournalReader r = journal.readFrom(index)) {
+                    JournalEntry at = r.next();
+                    if (at == null || at.index() != index || at instanceof JournalEntry.Compacted) {
+                        gone.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        if (gone.isEmpty()) {
+            return;
+        }
+        try (java.sql.PreparedStatement del = writer.prepareStatement("DELETE FROM run_tombstones WHERE run_id = ?")) {
+            for (String runId : gone) {
+                del.setString(1, runId);
+                del.addBatch();
+            }
+            del.executeBatch();
+        }
+        writer.commit();
+        org.slf4j.LoggerFactory.getLogger(Projector.class).info("projection {} - forgot {} deleted run(s) that compaction"
+                + " dropped from the journal", config.name(), gone.size());
+    }
+
     @Override
     public void run() {
         String worker = Thread.currentThread().getName();
+        try {
+            forgetCompactedDeletions();
+        } catch (SQLException | RuntimeException e) {
+            config.failureHandler().onFailure(worker, "cannot forget the deletions compaction dropped; they stay", e);
+        }
         JournalReader reader = journal.readAfter(applied);
         long lastLagCheck = 0;
         long backoffMillis = 100;

@@ -41,7 +41,7 @@ final class ExportCommand implements Callable<Integer> {
                 if (entry instanceof JournalEntry.Event e) {
                     NdjsonCodec.encode(e.event(), out);
                     out.write('\n');
-                } else {
+                } else if (entry instanceof JournalEntry.Unreadable) {
                     JournalEntry.Unreadable bad = (JournalEntry.Unreadable) entry;
                     unreadable++;
                     System.err.println("export: skipped damaged excerpt at index " + bad.index() + " (" + bad.length()

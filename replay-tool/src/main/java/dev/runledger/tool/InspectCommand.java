@@ -42,6 +42,9 @@ final class InspectCommand implements Callable<Integer> {
             long damaged = 0;
             JournalEntry entry;
             while ((limit == null || shown < limit) && (entry = reader.next()) != null) {
+                if (entry instanceof JournalEntry.Compacted) {
+                    continue; // dropped by compaction: not an event, not damage
+                }
                 if (entry instanceof JournalEntry.Event e) {
                     if (run != null && !run.equals(e.event().runId())) {
                         continue;

@@ -11,7 +11,8 @@ import java.io.PrintWriter;
 @Command(name = "runledger", mixinStandardHelpOptions = true, version = "runledger 0.1.0",
         description = "An event-sourced run ledger: a Chronicle Queue journal projected into SQLite.",
         subcommands = {DemoCommand.class, AppendCommand.class, ExportCommand.class, InspectCommand.class,
-                ProjectCommand.class, RebuildCommand.class, VerifyCommand.class, DigestCommand.class, RepairCommand.class, RetainCommand.class,
+                ProjectCommand.class, RebuildCommand.class, VerifyCommand.class, DigestCommand.class, RepairCommand.class, RetainCommand.class, CompactCommand.class,
+                EraseCommand.class,
                 QueryCommand.class,
                 ServeCommand.class,
                 CommandLine.HelpCommand.class})

@@ -56,6 +56,46 @@ class RunLedgerCliTest extends CliTestSupport {
     }
 
     @Test
+    void shouldEraseARunFromTheJournalAndItsProjectionLeavingNoByteOfIt() throws Exception {
+        Path data = dir.resolve("data");
+        String journal = data.resolve("journal").toString();
+        String db = data.resolve("runs.sqlite").toString();
+        String marker = "MARKER-" + java.util.UUID.randomUUID();
+        StringBuilder in = new StringBuilder(lines(TestEvents.created("keep"), TestEvents.created("secret",
+                java.util.Map.of("owner", marker))));
+        for (int i = 0; i < 50; i++) {
+            in.append(lines(new dev.runledger.ledger.RunEvent.CommandRecorded("secret", TestEvents.commandJson("c-" + i,
+                    "aspirate", "succeeded").replace("\"notes\":[]", "\"notes\":[\"" + marker + "\"]"))));
+        }
+        assertThat(run(in.toString(), "append", "--journal", journal)).isZero();
+        assertThat(run("", "project", "--journal", journal, "--db", db)).isZero();
+        assertThat(bytesOf(data, marker)).isPositive();
+
+        assertThat(run("", "erase", "--journal", journal, "--run", "secret", "--db", db)).as(stderr()).isZero();
+
+        assertThat(stdout()).contains("erase: no event of run secret is left");
+        assertThat(bytesOf(data, marker)).as("the marker anywhere under the data directory").isZero();
+        assertThat(run("", "query", "runs", "--db", db)).isZero();
+        assertThat(stdout()).contains("keep").doesNotContain("secret");
+        assertThat(run("", "verify", "--journal", journal, "--db", db)).as(stdout() + stderr()).isZero();
+        assertThat(run("", "compact", "--journal", journal, "--json")).isZero();
+        assertThat(stdout()).contains("\"droppedRuns\":0");
+    }
+
+    private static int bytesOf(Path root, String marker) throws java.io.IOException {
+        int n = 0;
+        try (var files = Files.walk(root)) {
+            for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+                String text = new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1);
+                for (int at = text.indexOf(marker); at >= 0; at = text.indexOf(marker, at + 1)) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    @Test
     void shouldAppendThenExportTheSameBytes() {
         String input = lines(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"),
                 "{\"type\":\"run.summary\",\"runId\":\"r-1\",\"summary\":{\"a\":1.0e-7,\"b\":null}}",

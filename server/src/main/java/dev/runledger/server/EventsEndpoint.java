@@ -71,7 +71,7 @@ final class EventsEndpoint {
     /**
      * {@code DELETE /runs/{id}}: appends {@code run.deleted} (reason {@code user}) and answers its journal
      * index, so a client can read its own deletion with {@code minIndex}. {@code ?erase=true} is refused
-     * until compaction exists: the run's bytes would stay in the journal, and "erased" must mean gone.
+     * while compaction is offline only: the run's bytes would stay in the journal, and "erased" must mean gone.
      */
     void delete(Exchange e, String runId) throws IOException {
         for (String name : e.query.keySet()) {
@@ -80,9 +80,9 @@ final class EventsEndpoint {
             }
         }
         if ("true".equals(e.param("erase"))) {
-            throw new HttpError(501, "EraseUnavailable", "erasing a run needs journal compaction, which this server"
-                    + " does not have yet; DELETE without erase=true deletes the run from every query, but its events"
-                    + " stay in the journal");
+            throw new HttpError(501, "EraseUnavailable", "erasing a run compacts the journal, which a running server"
+                    + " cannot do yet: DELETE without erase=true deletes the run from every query (its events stay in the"
+                    + " journal), and with the server stopped, runledger erase --journal DIR --run ID --db FILE erases it");
         }
         long index;
         ingest.acquireUninterruptibly();

@@ -465,7 +465,7 @@ class RunLedgerServerTest {
 
         HttpResponse<String> erase = send("DELETE", "/runs/r-1?erase=true");
         assertThat(erase.statusCode()).isEqualTo(501);
-        assertThat(erase.body()).contains("EraseUnavailable").contains("compaction");
+        assertThat(erase.body()).contains("EraseUnavailable").contains("runledger erase --journal");
         HttpResponse<String> deleted = send("DELETE", "/runs/r-1");
         assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(200);
         assertThat(get("/runs/r-1?minIndex=" + lastIndex(deleted)).statusCode()).isEqualTo(404);
