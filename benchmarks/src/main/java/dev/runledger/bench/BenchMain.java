@@ -28,7 +28,8 @@ public final class BenchMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> sections = new LinkedHashSet<>(args.length == 0
-                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http") : List.of(args));
+                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http", "compaction")
+                : List.of(args));
         List<Row> rows = new ArrayList<>();
         System.out.printf("Run Ledger benchmarks on %d cores, %s %s, JDK %s%n", Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.name"), System.getProperty("os.arch"), Runtime.version());
@@ -44,8 +45,9 @@ public final class BenchMain {
                 case "verify" -> rows.addAll(RebuildHarness.verifyJournal());
                 case "http" -> rows.addAll(HttpHarness.run());
                 case "http-reads" -> rows.addAll(HttpHarness.readsUnderIngest());
+                case "compaction" -> rows.addAll(CompactionHarness.robotYear());
                 default -> throw new IllegalArgumentException("unknown section " + section
-                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads)");
+                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads, compaction)");
             }
         }
         System.out.println("\n== summary (2-core machine; each baseline measured in the same run) ==");

@@ -1,0 +1,118 @@
+package dev.runledger.bench;
+
+import dev.runledger.ledger.CommandJson;
+import dev.runledger.ledger.JournalCompaction;
+import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.RetentionPolicy;
+import dev.runledger.ledger.RunEvent;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A robot's year, scaled: 3 runs a day for 365 days, each of {@link #COMMANDS} commands recorded queued,
+ * running and final, keeping the newest 20 completed runs (retention after every completion). Measures
+ * the disk the journal takes before compaction (what the year costs with no retention: deletions alone
+ * free nothing) and after it, and the compaction's time against a raw copy of the bytes it keeps.
+ */
+final class CompactionHarness {
+    static final int RUNS = 3 * 365;
+    /** A real run has ~2,000; a tenth keeps the section at a minute. Disk scales linearly with it. */
+    static final int COMMANDS = 200;
+    static final int KEEP = 20;
+
+    private CompactionHarness() {
+    }
+
+    static List<Row> robotYear() throws Exception {
+        System.out.println("\n== compaction: a robot's year (" + RUNS + " runs x " + COMMANDS + " commands x 3 records, keep newest "
+                + KEEP + ") ==");
+        Path dir = Bench.tempDir("compaction");
+        try {
+            Path journal = dir.resolve("journal");
+            List<String> real = Bench.realCommands();
+            RetentionPolicy keep = RetentionPolicy.builder().keepRuns(KEEP).build();
+            long events = 0;
+            int deleted = 0;
+            try (Ledger ledger = Ledger.open(journal)) {
+                for (int r = 0; r < RUNS; r++) {
+                    String runId = "day-" + r / 3 + "-run-" + r % 3;
+                    List<RunEvent> batch = new ArrayList<>(3 * COMMANDS + 2);
+                    batch.add(new RunEvent.RunCreated(runId, "2026-01-01T00:00:00Z", "proto", Map.of("robot", "flex")));
+                    for (int c = 0; c < COMMANDS; c++) {
+                        String base = Bench.withId(real.get((r * 7919 + c) % real.size()), runId + "-" + c);
+                        for (String status : new String[] {"queued", "running", "succeeded"}) {
+                            batch.add(new RunEvent.CommandRecorded(runId, CommandJson.parse(Bench.withStatus(base, status))));
+                        }
+                    }
+                    batch.add(new RunEvent.RunCompleted(runId, dev.runledger.ledger.CompletionStatus.SUCCEEDED,
+                            "2026-01-01T01:00:00Z"));
+                    ledger.append(batch);
+                    events += batch.size();
+                    deleted += ledger.retain(keep, false).size();
+                }
+            }
+            long duBefore = du(journal);
+            long t0 = System.nanoTime();
+            JournalCompaction.Result result = JournalCompaction.compact(journal, false);
+            double compactSeconds = (System.nanoTime() - t0) / 1e9;
+            long duAfter = du(journal);
+            double rawSeconds = rawCopy(journal, dir.resolve("raw-copy"));
+            System.out.printf("   %,d events, %d runs deleted by retention; journal %,d KiB on disk before, %,d KiB after;"
+                            + " compaction %.2f s (dropped %,d events), a raw copy of the kept excerpts %.2f s%n", events, deleted,
+                    duBefore, duAfter, compactSeconds, result.droppedEvents(), rawSeconds);
+            List<Row> rows = new ArrayList<>();
+            rows.add(new Row("robot year: journal on disk, keep newest 20", Row.fmt("%,d KiB", duAfter),
+                    Row.fmt("no retention: %,d KiB", duBefore), Row.fmt("%.3fx", (double) duAfter / duBefore),
+                    "follows runs kept", null));
+            rows.add(new Row("robot year: compaction time", Row.fmt("%.2f s", compactSeconds), Row.fmt("raw copy %.2f s",
+                    rawSeconds), Row.fmt("%.2fx raw", rawSeconds / compactSeconds), ">= 0.5x raw",
+                    rawSeconds / compactSeconds >= 0.5));
+            rows.add(new Row("robot year: longest append stall during compaction", Row.fmt("%.2f s (offline)", compactSeconds),
+                    "-", "-", "<= 50 ms", false));
+            return rows;
+        } finally {
+            Bench.delete(dir);
+        }
+    }
+
+    /**
+     * The floor under any compaction: reading the compacted journal's excerpts and writing them to a new
+     * queue, with no decisions, no hashing, no syncs.
+     */
+    private static double rawCopy(Path journal, Path target) {
+        long t0 = System.nanoTime();
+        try (SingleChronicleQueue source = SingleChronicleQueueBuilder.binary(journal).build();
+             SingleChronicleQueue copy = SingleChronicleQueueBuilder.binary(target).rollCycle(source.rollCycle()).build();
+             ExcerptTailer tailer = source.createTailer(); ExcerptAppender appender = copy.createAppender()) {
+            Bytes<?> buf = Bytes.allocateElasticOnHeap(64 * 1024);
+            while (true) {
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        break;
+                    }
+                    buf.clear();
+                    dc.wire().bytes().copyTo(buf);
+                    appender.writeBytes(buf);
+                }
+            }
+        }
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** Space allocated on disk, in KiB (du): Chronicle's cycle files are sparse, so their length says little. */
+    private static long du(Path dir) throws Exception {
+        Process p = new ProcessBuilder("du", "-sk", dir.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+        p.waitFor();
+        return Long.parseLong(out.split("\\s+")[0]);
+    }
+}
