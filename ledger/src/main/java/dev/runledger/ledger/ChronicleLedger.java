@@ -98,6 +98,9 @@ final class ChronicleLedger implements Ledger {
         this.retention = new Retention(journal);
         this.retentionPolicy = config.retention();
         this.retentionStatus = new Ledger.RetentionStatus(retentionPolicy, null, 0, 0);
+        io.micrometer.core.instrument.Gauge.builder("ledger.journal.bytes", journal,
+                        j -> JournalCompaction.cycleBytes(j.directory()))
+                .description("Size of the journal's cycle files").baseUnit("bytes").register(config.meterRegistry());
         this.retentionDeleted = Counter.builder("ledger.retention.deleted")
                 .description("Runs deleted by the retention policy").register(config.meterRegistry());
         if (retentionPolicy != null && !refuseAppends) {

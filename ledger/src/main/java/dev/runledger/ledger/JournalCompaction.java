@@ -199,8 +199,20 @@ public final class JournalCompaction {
             if (seal.index() != Journal.NONE) {
                 seal.write(copy);
             }
-            copyIfExists(journalDir.resolve(SealCheck.LOSSES_FILE), copy.resolve(SealCheck.LOSSES_FILE));
-            copyIfExists(journalDir.resolve(LINEAGE_FILE), copy.resolve(LINEAGE_FILE));
+            // Everything else in the directory comes along (losses, lineage, whatever a person put there), except
+            // what the copy has its own of (cycles, Chronicle's tables, id, seal) or must not carry: the state
+            // snapshot names runs this compaction may have dropped, and the next open rescans without it.
+            Set<String> own = Set.of(ChronicleJournal.ID_FILE, Seal.FILE, StateSnapshot.FILE, ChronicleLedger.LOCK_FILE,
+                    COMPLETE_MARKER);
+            try (Stream<Path> files = Files.list(journalDir)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    String name = f.getFileName().toString();
+                    if (Files.isRegularFile(f) && !own.contains(name) && !name.endsWith(".cq4") && !name.endsWith(".cq4t")
+                            && !name.endsWith(".tmp")) {
+                        Files.copy(f, copy.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
             Path readersDir = journalDir.resolve(ReaderPositions.DIRECTORY);
             if (Files.isDirectory(readersDir)) {
                 Files.createDirectories(copy.resolve(ReaderPositions.DIRECTORY));
@@ -338,6 +350,25 @@ public final class JournalCompaction {
         return dir.resolveSibling(dir.getFileName() + suffix);
     }
 
+    /** The last compaction's line of {@code journal.lineage} (a JSON object), or null if the journal was never compacted. */
+    public static String lastCompaction(Path journalDir) {
+        Path file = journalDir.resolve(LINEAGE_FILE);
+        try {
+            if (!Files.exists(file)) {
+                return null;
+            }
+            List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            for (int i = lines.size() - 1; i >= 0; i--) {
+                if (lines.get(i).startsWith("{")) {
+                    return lines.get(i);
+                }
+            }
+            return null;
+        } catch (IOException e) {
+            return null; // health reports what it can
+        }
+    }
+
     /** The size of the journal's cycle files. */
     static long cycleBytes(Path dir) {
         try (Stream<Path> files = Files.list(dir)) {
@@ -350,12 +381,6 @@ public final class JournalCompaction {
             }).sum();
         } catch (IOException e) {
             return -1;
-        }
-    }
-
-    private static void copyIfExists(Path from, Path to) throws IOException {
-        if (Files.exists(from)) {
-            Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 

@@ -62,7 +62,7 @@ class JournalCompactionTest {
     }
 
     @Test
-    void shouldDropDeletedRunsAndKeepEveryLiveEventAtItsIndexByteForByte() {
+    void shouldDropDeletedRunsAndKeepEveryLiveEventAtItsIndexByteForByte() throws IOException {
         Path journal = dir.resolve("journal");
         String liveDigest;
         long head;
@@ -81,6 +81,7 @@ class JournalCompactionTest {
             liveDigest = JournalAudit.runDigest(ledger.journal(), "live-1").sha256();
             head = ledger.journal().headIndex();
         }
+        Files.writeString(journal.resolve("NOTES.txt"), "keep me");
         Map<Long, String> before = events(journal);
         Map<Long, String> expected = without(before, "dead-1");
         expected.entrySet().removeIf(e -> e.getValue().contains("\"runId\":\"again\"") && e.getKey() < firstIndexOfSecondAgain(before));
@@ -98,6 +99,8 @@ class JournalCompactionTest {
             assertThat(check.chainHead()).isEqualTo(result.chainAfter());
         }
         assertThat(Files.exists(journal.resolve(JournalCompaction.LINEAGE_FILE))).isTrue();
+        assertThat(journal.resolve("NOTES.txt")).as("a file a person left there comes along").hasContent("keep me");
+        assertThat(journal.resolve(StateSnapshot.FILE)).as("the snapshot names dropped runs: left behind").doesNotExist();
         try (Ledger ledger = Ledger.open(journal)) {
             assertThat(ledger.integrity().intact()).isTrue();
             assertThat(ledger.phaseOf("dead-1")).as("no trace left").isEqualTo(RunLifecycle.Phase.ABSENT);

@@ -80,6 +80,8 @@ class RunLedgerCliTest extends CliTestSupport {
         assertThat(run("", "verify", "--journal", journal, "--db", db)).as(stdout() + stderr()).isZero();
         assertThat(run("", "compact", "--journal", journal, "--json")).isZero();
         assertThat(stdout()).contains("\"droppedRuns\":0");
+        String lineage = dev.runledger.ledger.JournalCompaction.lastCompaction(Path.of(journal));
+        assertThat(lineage).startsWith("{\"compactedAt\":\"").contains("\"droppedRuns\":0").contains("\"journalId\":\"");
     }
 
     private static int bytesOf(Path root, String marker) throws java.io.IOException {

@@ -342,6 +342,11 @@ public final class RunLedgerServer implements AutoCloseable {
                 g.writeNumberField("missingEvents", integrity.missingEvents());
                 g.writeStringField("detail", integrity.detail());
             }
+            String compacted = dev.runledger.ledger.JournalCompaction.lastCompaction(ledger.journal().directory());
+            if (compacted != null) {
+                g.writeFieldName("lastCompaction");
+                g.writeRawValue(compacted); // a line the compaction wrote: one JSON object
+            }
             g.writeEndObject();
             Ledger.RetentionStatus retention = ledger.retentionStatus();
             g.writeObjectFieldStart("retention");
