@@ -69,10 +69,7 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give the token one way: --token-file, RUNLEDGER_TOKEN or --token");
         }
         if (tokenFile != null) {
-            if (!java.nio.file.Files.isRegularFile(tokenFile)) {
-                throw new IllegalArgumentException("--token-file " + tokenFile + ": no such file");
-            }
-            return java.nio.file.Files.readString(tokenFile, java.nio.charset.StandardCharsets.UTF_8).trim();
+            return secret("--token-file", tokenFile);
         }
         if (token != null) {
             System.err.println("serve: warning: --token is visible to every local user (ps); prefer --token-file or"
@@ -91,12 +88,17 @@ final class ServeCommand implements Callable<Integer> {
         }
         String password = System.getenv("RUNLEDGER_TLS_PASSWORD");
         if (tlsPasswordFile != null) {
-            if (!java.nio.file.Files.isRegularFile(tlsPasswordFile)) {
-                throw new IllegalArgumentException("--tls-password-file " + tlsPasswordFile + ": no such file");
-            }
-            password = java.nio.file.Files.readString(tlsPasswordFile, java.nio.charset.StandardCharsets.UTF_8).strip();
+            password = secret("--tls-password-file", tlsPasswordFile);
         }
         return new ServerConfig.Tls(tlsKeystore, tlsKey, password);
+    }
+
+    /** A secret kept in a file (so that it is not on the command line), without its surrounding whitespace. */
+    private static String secret(String option, Path file) throws java.io.IOException {
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(option + " " + file + ": no such file");
+        }
+        return java.nio.file.Files.readString(file, java.nio.charset.StandardCharsets.UTF_8).strip();
     }
 
     @Override
