@@ -50,6 +50,7 @@ final class Projector implements Runnable {
     /** When this projection last told the journal how far it has read (for compaction); at most once a second. */
     private long positionRecordedNanos;
     private long positionRecorded = Long.MIN_VALUE;
+    private boolean positionWarned;
 
     /** Opens its first writer now (so a file that cannot be opened fails the caller); closes it when {@link #run()} ends. */
     Projector(ProjectionConfig config, WriterFactory writers, ProjectionMetrics metrics, long checkpoint, Listener listener)
@@ -269,8 +270,11 @@ final class Projector implements Runnable {
             ReaderPositions.record(journal.directory(), readerName(config), applied);
             positionRecorded = applied;
         } catch (RuntimeException e) {
-            org.slf4j.LoggerFactory.getLogger(Projector.class).warn("projection {} - cannot record its position {} in {}",
-                    config.name(), applied, journal.directory(), e);
+            if (!positionWarned) { // a read-only journal directory would say so every second otherwise
+                positionWarned = true;
+                org.slf4j.LoggerFactory.getLogger(Projector.class).warn("projection {} - cannot record its position {} in {};"
+                        + " compaction will not know how far it has read", config.name(), applied, journal.directory(), e);
+            }
         }
     }
 
