@@ -101,6 +101,11 @@ final class ChronicleLedger implements Ledger {
         io.micrometer.core.instrument.Gauge.builder("ledger.journal.bytes", journal,
                         j -> JournalCompaction.cycleBytes(j.directory()))
                 .description("Size of the journal's cycle files").baseUnit("bytes").register(config.meterRegistry());
+        for (String state : new String[] {"live", "dead"}) {
+            io.micrometer.core.instrument.Gauge.builder("ledger.journal.events", this, l -> l.journalEvents(state.equals("live")))
+                    .description("Events in the journal of runs now live, and of runs deleted (what compaction would drop)")
+                    .tag("state", state).register(config.meterRegistry());
+        }
         this.retentionDeleted = Counter.builder("ledger.retention.deleted")
                 .description("Runs deleted by the retention policy").register(config.meterRegistry());
         if (retentionPolicy != null && !refuseAppends) {
@@ -148,6 +153,17 @@ final class ChronicleLedger implements Ledger {
             } finally {
                 lock.unlock();
             }
+        }
+    }
+
+    /** Live or dead events, caught up to the journal's head (a scrape reads what was appended since the last). */
+    private double journalEvents(boolean live) {
+        if (closed) {
+            return Double.NaN;
+        }
+        synchronized (retention) {
+            retention.catchUp();
+            return live ? retention.liveEvents() : retention.deadEvents();
         }
     }
 

@@ -39,37 +39,93 @@ final class Retention {
     private final ChronicleJournal journal;
     private final Map<String, RunFacts> runs = new LinkedHashMap<>();
     private long scanned = Journal.NONE;
+    /** Events of runs now live (what compaction keeps), and of runs deleted but still in the journal (what it drops). */
+    private long liveEvents;
+    private long deadEvents;
+    /** Events of each live run so far, for {@link #deadEvents} when it is deleted. */
+    private final Map<String, long[]> eventsPerRun = new HashMap<>();
+    private final EventEncoding.Reader peek = new EventEncoding.Reader();
 
     Retention(ChronicleJournal journal) {
         this.journal = journal;
     }
 
-    /** Reads the lifecycle events appended since the last call. */
+    /**
+     * Reads what was appended since the last call: lifecycle events decoded, every other event only
+     * counted for its run (its run id read without decoding the rest).
+     */
     void catchUp() {
-        scanned = journal.scanAfter(scanned, LIFECYCLE, (index, micros, event) -> {
-            switch (event.eventType()) {
-                case RUN_CREATED -> runs.put(event.runId(), new RunFacts(event.runId(), index, micros,
-                        ((RunEvent.RunCreated) event).labels()));
-                case LABELS_CHANGED -> {
-                    RunFacts f = runs.get(event.runId());
-                    if (f != null) {
-                        RunEvent.LabelsChanged c = (RunEvent.LabelsChanged) event;
-                        c.remove().forEach(f.labels::remove);
-                        f.labels.putAll(c.set());
-                    }
+        scanned = journal.readRaw(scanned, (index, buf, length) -> {
+            if (EventEncoding.isCompacted(buf, length)) {
+                return true;
+            }
+            try {
+                peek.reset(buf, length);
+                if (LIFECYCLE.contains(peek.type())) {
+                    apply(index, peek.appendedAtMicros(), peek.decode());
+                } else {
+                    count(peek.runIdUnchecked());
                 }
-                case RUN_COMPLETED -> {
-                    RunFacts f = runs.get(event.runId());
-                    if (f != null) {
-                        f.completed = true;
-                    }
-                }
-                case RUN_DELETED -> runs.remove(event.runId());
-                case COMMAND_RECORDED, SUMMARY_RECORDED, JOURNAL_LOSS -> {
-                    // not scanned
+            } catch (EventEncoding.CorruptExcerptException damaged) {
+                // counted nowhere: verify reports it
+            }
+            return true;
+        });
+    }
+
+    private void count(String runId) {
+        if (runId == null) {
+            return;
+        }
+        long[] n = eventsPerRun.get(runId);
+        if (n != null) {
+            n[0]++;
+            liveEvents++;
+        }
+    }
+
+    private void apply(long index, long micros, RunEvent event) {
+        String runId = event.runId();
+        switch (event.eventType()) {
+            case RUN_CREATED -> {
+                eventsPerRun.putIfAbsent(runId, new long[] {0});
+                count(runId);
+                runs.put(runId, new RunFacts(runId, index, micros, ((RunEvent.RunCreated) event).labels()));
+            }
+            case LABELS_CHANGED -> {
+                count(runId);
+                RunFacts f = runs.get(runId);
+                if (f != null) {
+                    RunEvent.LabelsChanged c = (RunEvent.LabelsChanged) event;
+                    c.remove().forEach(f.labels::remove);
+                    f.labels.putAll(c.set());
                 }
             }
-        }).lastIndex();
+            case RUN_COMPLETED -> {
+                count(runId);
+                RunFacts f = runs.get(runId);
+                if (f != null) {
+                    f.completed = true;
+                }
+            }
+            case RUN_DELETED -> {
+                long[] n = eventsPerRun.remove(runId);
+                if (n != null) {
+                    liveEvents -= n[0];
+                    deadEvents += n[0] + 1; // and the deletion itself, which compaction drops too
+                }
+                runs.remove(runId);
+            }
+            case COMMAND_RECORDED, SUMMARY_RECORDED, JOURNAL_LOSS -> count(runId);
+        }
+    }
+
+    long liveEvents() {
+        return liveEvents;
+    }
+
+    long deadEvents() {
+        return deadEvents;
     }
 
     /** The completed runs {@code policy} lets go, oldest first. */

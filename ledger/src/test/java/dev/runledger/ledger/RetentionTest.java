@@ -127,6 +127,33 @@ class RetentionTest {
     }
 
     @Test
+    void shouldCountLiveAndDeadEventsForTheCompactionToCome() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).meterRegistry(registry).build())) {
+            ledger.append(TestEvents.created("keep"));
+            ledger.append(TestEvents.command("keep", "c-1", "queued"));
+            ledger.append(TestEvents.created("gone"));
+            ledger.append(TestEvents.command("gone", "c-1", "queued"));
+            ledger.append(TestEvents.command("gone", "c-1", "succeeded"));
+            assertThat(registry.get("ledger.journal.events").tag("state", "live").gauge().value()).isEqualTo(5);
+
+            ledger.append(new RunEvent.RunDeleted("gone"));
+            ledger.append(TestEvents.completed("keep"));
+
+            assertThat(registry.get("ledger.journal.events").tag("state", "live").gauge().value()).isEqualTo(3);
+            assertThat(registry.get("ledger.journal.events").tag("state", "dead").gauge().value()).as("3 events and the deletion")
+                    .isEqualTo(4);
+            assertThat(registry.get("ledger.journal.bytes").gauge().value()).isPositive();
+        }
+        JournalCompaction.compact(dir.resolve("journal"), false);
+        SimpleMeterRegistry after = new SimpleMeterRegistry();
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).meterRegistry(after).build())) {
+            assertThat(after.get("ledger.journal.events").tag("state", "live").gauge().value()).isEqualTo(3);
+            assertThat(after.get("ledger.journal.events").tag("state", "dead").gauge().value()).isZero();
+        }
+    }
+
+    @Test
     void shouldRefuseAPolicyThatKeepsEverything() {
         assertThatThrownBy(() -> RetentionPolicy.builder().build()).hasMessageContaining("--keep-runs N");
         assertThatThrownBy(() -> RetentionPolicy.Pin.parse("kind")).hasMessageContaining("key=value");
