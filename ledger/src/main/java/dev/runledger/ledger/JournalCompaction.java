@@ -350,6 +350,22 @@ public final class JournalCompaction {
         return dir.resolveSibling(dir.getFileName() + suffix);
     }
 
+    /**
+     * The share of the journal's events that belong to deleted runs (what a compaction would drop, if
+     * every reader has passed their deletions), 0 for an empty or missing journal. Reads the whole journal.
+     */
+    public static double deadShare(Path journalDir) {
+        if (!Files.exists(journalDir.resolve(ChronicleJournal.ID_FILE))) {
+            return 0;
+        }
+        try (ChronicleJournal journal = ChronicleJournal.open(journalDir, false)) {
+            Retention counts = new Retention(journal);
+            counts.catchUp();
+            long all = counts.liveEvents() + counts.deadEvents();
+            return all == 0 ? 0 : (double) counts.deadEvents() / all;
+        }
+    }
+
     /** The last compaction's line of {@code journal.lineage} (a JSON object), or null if the journal was never compacted. */
     public static String lastCompaction(Path journalDir) {
         Path file = journalDir.resolve(LINEAGE_FILE);

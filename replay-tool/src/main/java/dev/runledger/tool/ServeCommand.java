@@ -55,6 +55,11 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     RetentionOptions retention;
 
+    @Option(names = "--compact-when-dead", paramLabel = "P%", description = "Before serving, compact the journal if at"
+            + " least P% of its events belong to deleted runs (e.g. 50%). Checked at start only: a running serve does not"
+            + " compact.")
+    String compactWhenDead;
+
     @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body.")
     int maxBodyBytes;
 
@@ -101,8 +106,34 @@ final class ServeCommand implements Callable<Integer> {
         return java.nio.file.Files.readString(file, java.nio.charset.StandardCharsets.UTF_8).strip();
     }
 
+    /** The threshold of --compact-when-dead as a fraction, or -1 when not given. */
+    private double compactionThreshold() {
+        if (compactWhenDead == null) {
+            return -1;
+        }
+        String v = compactWhenDead.endsWith("%") ? compactWhenDead.substring(0, compactWhenDead.length() - 1) : compactWhenDead;
+        try {
+            int percent = Integer.parseInt(v.trim());
+            if (percent >= 1 && percent <= 99) {
+                return percent / 100.0;
+            }
+        } catch (NumberFormatException ignored) {
+            // falls through to the message
+        }
+        throw new IllegalArgumentException("--compact-when-dead must be a percentage 1-99% but was " + compactWhenDead);
+    }
+
     @Override
     public Integer call() throws Exception {
+        double threshold = compactionThreshold();
+        if (threshold > 0) {
+            double dead = dev.runledger.ledger.JournalCompaction.deadShare(journal.journal);
+            if (dead >= threshold) {
+                System.err.printf(java.util.Locale.ROOT, "serve: %.0f%% of the journal's events belong to deleted runs"
+                        + " (--compact-when-dead %s): compacting before serving%n", dead * 100, compactWhenDead);
+                CompactCommand.print(dev.runledger.ledger.JournalCompaction.compact(journal.journal, false), false);
+            }
+        }
         ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token()).tls(tls())
                 .retention(retention.policy())
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))

@@ -135,6 +135,36 @@ class ServeShutdownTest {
         assertThat(eventsPerRun.values()).as("each one whole").containsOnly(302);
     }
 
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void shouldCompactBeforeServingWhenDeletedRunsPassTheThreshold() throws Exception {
+        Path journal = dir.resolve("journal");
+        try (dev.runledger.ledger.Ledger ledger = dev.runledger.ledger.Ledger.open(journal)) {
+            for (int r = 0; r < 4; r++) {
+                ledger.append(TestEvents.created("r-" + r));
+                for (int c = 0; c < 20; c++) {
+                    ledger.append(TestEvents.command("r-" + r, "c-" + c, "queued"));
+                }
+                if (r > 0) {
+                    ledger.append(new dev.runledger.ledger.RunEvent.RunDeleted("r-" + r));
+                }
+            }
+        }
+        Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve-compact.log"), "serve", "--journal",
+                journal.toString(), "--db", dir.resolve("runs.sqlite").toString(), "--port", "0", "--compact-when-dead", "50%");
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
+            String compacted = out.readLine();
+            assertThat(compacted).as("see serve-compact.log").startsWith("compact: dropped 66 events of 3 deleted run(s)");
+            assertThat(out.readLine()).startsWith("listening on http://127.0.0.1:");
+            serve.destroy();
+            assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            serve.destroyForcibly();
+        }
+        assertThat(dev.runledger.ledger.JournalCompaction.lastCompaction(journal)).contains("\"droppedRuns\":3");
+        assertThat(dev.runledger.ledger.JournalCompaction.deadShare(journal)).isZero();
+    }
+
     private static final String TOKEN = "a-token-from-somewhere-safe";
 
     @Test
