@@ -182,22 +182,15 @@ public final class JournalCompaction {
                 });
             }
             syncFiles(copy);
-            Seal seal;
             String chainAfter;
             try (ChronicleJournal compacted = ChronicleJournal.open(copy, false)) {
-                JournalAudit.Chain chain = new JournalAudit.Chain(compacted.id());
-                long[] sealed = {Journal.NONE, 0};
-                compacted.readRaw((index, buf, length) -> {
-                    chain.add(index, buf, length);
-                    sealed[0] = index;
-                    sealed[1]++;
-                    return true;
-                });
-                seal = new Seal(compacted.id(), sealed[0], sealed[1], chain.head(), true, System.currentTimeMillis());
-                chainAfter = chain.hex();
-            }
-            if (seal.index() != Journal.NONE) {
-                seal.write(copy);
+                // The copy is read back from disk for its chain: the check before the old journal goes.
+                long head = compacted.headIndex();
+                Seal seal = new Sealer(compacted, null).sealTo(head, true);
+                if (head != Journal.NONE && (seal == null || seal.index() != head)) {
+                    throw new IllegalStateException("cannot seal the compacted copy of " + journalDir + " (see the log)");
+                }
+                chainAfter = seal == null ? new JournalAudit.Chain(compacted.id()).hex() : seal.chainHex();
             }
             // Everything else in the directory comes along (losses, lineage, whatever a person put there), except
             // what the copy has its own of (cycles, Chronicle's tables, id, seal) or must not carry: the state
@@ -232,12 +225,8 @@ public final class JournalCompaction {
             });
             Result result = new Result(counts[0], counts[1], dead.runs, dead.heldBack, List.copyOf(heldBackBy), bytesBefore,
                     bytesAfter, took, before == null ? sealedHead : before.hex(), chainAfter);
-            Files.writeString(copy.resolve(LINEAGE_FILE), "{\"compactedAt\":\"" + Instant.now() + "\",\"journalId\":\""
-                    + source.id() + "\",\"headIndex\":" + source.headIndex() + ",\"chainBefore\":\"" + result.chainBefore()
-                    + "\",\"chainAfter\":\"" + chainAfter + "\",\"excerpts\":" + result.excerpts() + ",\"droppedEvents\":"
-                    + result.droppedEvents() + ",\"droppedRuns\":" + result.droppedRuns() + ",\"bytesBefore\":" + bytesBefore
-                    + ",\"bytesAfter\":" + bytesAfter + "}\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND);
+            Files.writeString(copy.resolve(LINEAGE_FILE), lineage(source, result) + "\n", StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             syncFiles(copy);
             Files.writeString(copy.resolve(COMPLETE_MARKER), "complete\n", StandardCharsets.US_ASCII);
             fsync(copy.resolve(COMPLETE_MARKER));
@@ -251,6 +240,26 @@ public final class JournalCompaction {
             deleteTree(copy);
             throw e;
         }
+    }
+
+    /** One line of {@code journal.lineage}: where the journal stood, and what this compaction did. */
+    private static String lineage(ChronicleJournal source, Result r) throws IOException {
+        java.io.StringWriter out = new java.io.StringWriter();
+        try (com.fasterxml.jackson.core.JsonGenerator g = JsonScanner.FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("compactedAt", Instant.now().toString());
+            g.writeStringField("journalId", source.id());
+            g.writeNumberField("headIndex", source.headIndex());
+            g.writeStringField("chainBefore", r.chainBefore());
+            g.writeStringField("chainAfter", r.chainAfter());
+            g.writeNumberField("excerpts", r.excerpts());
+            g.writeNumberField("droppedEvents", r.droppedEvents());
+            g.writeNumberField("droppedRuns", r.droppedRuns());
+            g.writeNumberField("bytesBefore", r.bytesBefore());
+            g.writeNumberField("bytesAfter", r.bytesAfter());
+            g.writeEndObject();
+        }
+        return out.toString();
     }
 
     /** The chain head the seal vouches for, if the seal covers the journal's last excerpt; else null. */
