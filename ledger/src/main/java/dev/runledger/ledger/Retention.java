@@ -27,6 +27,8 @@ final class Retention {
         final long createdMicros;
         final Map<String, String> labels;
         boolean completed;
+        /** Its events so far, for {@link #deadEvents} when it is deleted. */
+        long events;
 
         RunFacts(String runId, long createdIndex, long createdMicros, Map<String, String> labels) {
             this.runId = runId;
@@ -42,8 +44,6 @@ final class Retention {
     /** Events of runs now live (what compaction keeps), and of runs deleted but still in the journal (what it drops). */
     private long liveEvents;
     private long deadEvents;
-    /** Events of each live run so far, for {@link #deadEvents} when it is deleted. */
-    private final Map<String, long[]> eventsPerRun = new HashMap<>();
     private final EventEncoding.Reader peek = new EventEncoding.Reader();
 
     Retention(ChronicleJournal journal) {
@@ -74,12 +74,9 @@ final class Retention {
     }
 
     private void count(String runId) {
-        if (runId == null) {
-            return;
-        }
-        long[] n = eventsPerRun.get(runId);
-        if (n != null) {
-            n[0]++;
+        RunFacts f = runId == null ? null : runs.get(runId);
+        if (f != null) {
+            f.events++;
             liveEvents++;
         }
     }
@@ -88,9 +85,10 @@ final class Retention {
         String runId = event.runId();
         switch (event.eventType()) {
             case RUN_CREATED -> {
-                eventsPerRun.putIfAbsent(runId, new long[] {0});
+                RunFacts created = new RunFacts(runId, index, micros, ((RunEvent.RunCreated) event).labels());
+                RunFacts again = runs.put(runId, created);
+                created.events = again == null ? 0 : again.events; // a creation the rules refuse: count on
                 count(runId);
-                runs.put(runId, new RunFacts(runId, index, micros, ((RunEvent.RunCreated) event).labels()));
             }
             case LABELS_CHANGED -> {
                 count(runId);
@@ -109,12 +107,11 @@ final class Retention {
                 }
             }
             case RUN_DELETED -> {
-                long[] n = eventsPerRun.remove(runId);
-                if (n != null) {
-                    liveEvents -= n[0];
-                    deadEvents += n[0] + 1; // and the deletion itself, which compaction drops too
+                RunFacts gone = runs.remove(runId);
+                if (gone != null) {
+                    liveEvents -= gone.events;
+                    deadEvents += gone.events + 1; // and the deletion itself, which compaction drops too
                 }
-                runs.remove(runId);
             }
             case COMMAND_RECORDED, SUMMARY_RECORDED, JOURNAL_LOSS -> count(runId);
         }
@@ -152,8 +149,4 @@ final class Retention {
         return out;
     }
 
-    /** Live runs known so far (for status). */
-    int liveRuns() {
-        return runs.size();
-    }
 }
