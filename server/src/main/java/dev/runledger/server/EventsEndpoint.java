@@ -85,9 +85,8 @@ final class EventsEndpoint {
                     + " journal), and with the server stopped, runledger erase --journal DIR --run ID --db FILE erases it");
         }
         long index;
-        ingest.acquireUninterruptibly();
         try {
-            index = ledger.append(new RunEvent.RunDeleted(runId, RunEvent.RunDeleted.USER));
+            index = appendInTurn(List.of(new RunEvent.RunDeleted(runId, RunEvent.RunDeleted.USER)));
         } catch (RejectedEventException rejected) {
             throw new HttpError(rejected.reason() == RejectedEventException.Reason.UNKNOWN_RUN ? 404 : 409, "EventRejected",
                     rejected.detail(), null, null);
@@ -95,13 +94,26 @@ final class EventsEndpoint {
             throw HttpError.badRequest(bad.getMessage());
         } catch (JournalFullException full) {
             throw new HttpError(507, "JournalFull", full.getMessage());
+        }
+        answerAppended(e, index, 1);
+    }
+
+    /** Appends {@code events}, one request's batch at a time (see {@link #ingest}). */
+    private long appendInTurn(List<? extends RunEvent> events) {
+        ingest.acquireUninterruptibly();
+        try {
+            return ledger.append(events);
         } finally {
             ingest.release();
         }
+    }
+
+    /** The answer to an append: {@code {"lastIndex":...,"appended":...}}. */
+    private static void answerAppended(Exchange e, long lastIndex, int appended) throws IOException {
         e.sendJson(200, g -> {
             g.writeStartObject();
-            g.writeNumberField("lastIndex", index);
-            g.writeNumberField("appended", 1);
+            g.writeNumberField("lastIndex", lastIndex);
+            g.writeNumberField("appended", appended);
             g.writeEndObject();
         });
     }
@@ -256,9 +268,8 @@ final class EventsEndpoint {
                 throw HttpError.badRequest("the body holds no events (NDJSON: one JSON object per line)");
             }
             long last;
-            ingest.acquireUninterruptibly();
             try {
-                last = ledger.append(events);
+                last = appendInTurn(events);
             } catch (RejectedEventException rejected) {
                 long line = batch.lineOf(rejected.batchPosition());
                 throw new HttpError(409, "EventRejected", "line " + line + ": " + rejected.detail() + " (nothing was appended)",
@@ -267,16 +278,8 @@ final class EventsEndpoint {
                 // 507 Insufficient Storage: the request was fine, the server's disk is not; retry once space returns.
                 throw new HttpError(507, "JournalFull", full.getMessage(), full.appended() == 0 ? null
                         : (long) batch.lineOf(full.appended()), null);
-            } finally {
-                ingest.release();
             }
-            int count = events.size();
-            e.sendJson(200, g -> {
-                g.writeStartObject();
-                g.writeNumberField("lastIndex", last);
-                g.writeNumberField("appended", count);
-                g.writeEndObject();
-            });
+            answerAppended(e, last, events.size());
         }
     }
 }
