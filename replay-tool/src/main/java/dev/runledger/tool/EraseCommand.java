@@ -36,6 +36,17 @@ final class EraseCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Compact even if another registered reader has not passed the deletion.")
     boolean force;
 
+    /**
+     * Opens the projection {@code db} until it has applied {@code index} (the journal's head for
+     * {@link Journal#NONE}), then closes it, which checkpoints and truncates its WAL. False on timeout.
+     */
+    private boolean catchUp(Path db, long index) throws InterruptedException {
+        try (Journal j = Journal.openExisting(journal.journal);
+             Projection projection = Projection.open(ProjectionConfig.builder(db, j).build())) {
+            return projection.awaitApplied(index == Journal.NONE ? j.headIndex() : index, Duration.ofMinutes(10));
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         long deleted;
@@ -43,21 +54,15 @@ final class EraseCommand implements Callable<Integer> {
             deleted = ledger.append(new RunEvent.RunDeleted(runId, RunEvent.RunDeleted.ERASE));
         }
         for (Path db : databases) {
-            try (Journal j = Journal.openExisting(journal.journal);
-                 Projection projection = Projection.open(ProjectionConfig.builder(db, j).build())) {
-                if (!projection.awaitApplied(deleted, Duration.ofMinutes(10))) {
-                    throw new IllegalStateException("projection " + db + " did not apply the deletion (index " + deleted
-                            + ") within 10 minutes; the run is deleted but not yet erased");
-                }
-            } // closing checkpoints and truncates its WAL
+            if (!catchUp(db, deleted)) {
+                throw new IllegalStateException("projection " + db + " did not apply the deletion (index " + deleted
+                        + ") within 10 minutes; the run is deleted but not yet erased");
+            }
         }
         JournalCompaction.Result r = JournalCompaction.compact(journal.journal, force);
         CompactCommand.print(r, false);
-        for (Path db : databases) { // opening a projection after compaction forgets the run's tombstone
-            try (Journal j = Journal.openExisting(journal.journal);
-                 Projection projection = Projection.open(ProjectionConfig.builder(db, j).build())) {
-                projection.awaitApplied(j.headIndex(), Duration.ofMinutes(10));
-            }
+        for (Path db : databases) {
+            catchUp(db, Journal.NONE); // opened after compaction, a projection forgets the run's tombstone
         }
         try (Journal j = Journal.openExisting(journal.journal)) {
             long left = JournalAudit.runDigest(j, runId).events();
