@@ -184,19 +184,11 @@ public final class RunLedgerServer implements AutoCloseable {
                         + " lag {} events, {}){}", config.tls() == null ? "http" : "https", config.bind(), server.port(),
                 j.directory(), j.id(), j.headIndex(), config.database(), s.schemaVersion(), s.checkpoint(), s.lagEvents(),
                 s.state(), config.token() == null ? "" : "; every request but /health needs the bearer token");
-        if (config.tls() == null && !isLoopback(config.bind())) {
+        if (config.tls() == null && !config.loopback()) {
             LOG.warn("serving plain HTTP on {}: the bearer token and run data cross the network unencrypted; give"
                     + " --tls-keystore", config.bind());
         }
         return server;
-    }
-
-    private static boolean isLoopback(String bind) {
-        try {
-            return java.net.InetAddress.getByName(bind).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
     }
 
     public int port() {

@@ -31,6 +31,7 @@ public final class ServerConfig {
     private final int minBodyBytesPerSecond;
     private final Tls tls;
     private final dev.runledger.ledger.RetentionPolicy retention;
+    private final boolean loopback;
 
     /**
      * TLS for the listener: a PKCS#12 keystore, or a PEM certificate chain with its PKCS#8 key (in the
@@ -48,7 +49,8 @@ public final class ServerConfig {
         }
     }
 
-    private ServerConfig(Builder b) {
+    private ServerConfig(Builder b, boolean loopback) {
+        this.loopback = loopback;
         this.journal = b.journal;
         this.database = b.database;
         this.bind = b.bind;
@@ -70,6 +72,11 @@ public final class ServerConfig {
         this.minBodyBytesPerSecond = b.minBodyBytesPerSecond;
         this.tls = b.tls;
         this.retention = b.retention;
+    }
+
+    /** Whether {@link #bind()} is a loopback address (resolved once, when the configuration was built). */
+    public boolean loopback() {
+        return loopback;
     }
 
     /** The retention policy the ledger applies after every completion, or null to keep every run. */
@@ -372,7 +379,7 @@ public final class ServerConfig {
                 throw new IllegalArgumentException("binding " + bind + " (not loopback) requires a token: runs and appends"
                         + " would be open to the network; pass --token-file (or RUNLEDGER_TOKEN) or bind 127.0.0.1");
             }
-            return new ServerConfig(this);
+            return new ServerConfig(this, loopback);
         }
     }
 }
