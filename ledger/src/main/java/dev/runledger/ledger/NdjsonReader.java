@@ -94,10 +94,6 @@ public final class NdjsonReader {
                 events.add(event);
             }
 
-            public int size() {
-                return events.size();
-            }
-
             public Batch build() {
                 return new Batch(List.copyOf(events), Arrays.copyOf(lines, events.size()));
             }

@@ -15,10 +15,6 @@ final class BearerToken {
         this.token = token == null ? null : token.getBytes(StandardCharsets.UTF_8);
     }
 
-    boolean required() {
-        return token != null;
-    }
-
     /** Throws 401 unless {@code header} carries the token. */
     void check(String header) {
         if (token == null) {

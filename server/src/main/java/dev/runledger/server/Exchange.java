@@ -95,10 +95,6 @@ final class Exchange {
         response.getHeaders().put(name, value);
     }
 
-    int status() {
-        return status;
-    }
-
     private static List<String> segments(String rawPath) {
         List<String> out = new ArrayList<>();
         if (rawPath == null) {
