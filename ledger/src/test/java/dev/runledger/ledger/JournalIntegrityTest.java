@@ -233,6 +233,50 @@ class JournalIntegrityTest {
     }
 
     /**
+     * A journal written by the last code before deletion reasons and compaction (format 2, checksummed,
+     * sealed, with a state snapshot of format RLS2): it reads byte for byte (its deletion without a
+     * reason), its seal still vouches for it, and retention and compaction work on it.
+     */
+    @Test
+    void shouldReadAJournalWrittenBeforeDeletionReasonsAndCompactIt() throws IOException {
+        Path journal = unzip("/fixtures/journal-v2.zip", dir.resolve("v2"));
+        String expected;
+        try (InputStream in = JournalIntegrityTest.class.getResourceAsStream("/fixtures/journal-v2.ndjson")) {
+            expected = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        assertThat(export(journal)).isEqualTo(expected);
+        try (Journal j = Journal.openExisting(journal)) {
+            JournalAudit.Check check = JournalAudit.verify(j);
+            assertThat(check.ok()).as("%s", check.damaged()).isTrue();
+            assertThat(check.unchecked()).isZero();
+        }
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(journal).build())) {
+            assertThat(ledger.integrity().intact()).as("its seal vouches for it").isTrue();
+            assertThat(ledger.phaseOf("r-2")).isEqualTo(RunLifecycle.Phase.DELETED);
+            assertThat(ledger.retain(RetentionPolicy.builder().keepRuns(0).pin(RetentionPolicy.Pin.parse("kind=calibration"))
+                    .build(), false)).containsExactly("r-1");
+        }
+        JournalCompaction.Result compacted = JournalCompaction.compact(journal, false);
+        assertThat(compacted.droppedRuns()).isEqualTo(2);
+        assertThat(export(journal)).isEqualTo(expected.lines().filter(l -> l.contains("\"runId\":\"r-3\""))
+                .map(l -> l + "\n").collect(java.util.stream.Collectors.joining()));
+    }
+
+    private static String export(Path journal) {
+        StringBuilder exported = new StringBuilder();
+        try (Journal j = Journal.openExisting(journal); JournalReader reader = j.readFrom(Journal.NONE)) {
+            for (JournalEntry e; (e = reader.next()) != null; ) {
+                if (e instanceof JournalEntry.Event ev) {
+                    exported.append(NdjsonCodec.encodeToString(ev.event())).append('\n');
+                } else {
+                    assertThat(e).as("index %d", e.index()).isInstanceOf(JournalEntry.Compacted.class);
+                }
+            }
+        }
+        return exported.toString();
+    }
+
+    /**
      * A journal written by the format before checksums (version 1 excerpts), kept as a fixture: it must
      * open, read and export byte for byte forever, reported as unchecked, and take new (checked) appends.
      */
