@@ -22,9 +22,18 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
-/** A {@link Journal} on a Chronicle Queue directory. */
+/**
+ * A {@link Journal} on a Chronicle Queue directory.
+ *
+ * <p>An online compaction replaces the queue under the open journal ({@link #swapIn}). Every use of the
+ * queue holds the read side of {@link #swapLock}, so the swap (the write side) waits for whatever is
+ * reading an excerpt and nobody touches the old queue after it closed. Readers follow by themselves:
+ * the compacted copy holds every index the old one did, so a reader reopens where it was.
+ */
 final class ChronicleJournal implements Journal {
     static final String ID_FILE = "journal.id";
     /** Larger than any event can be (the largest excerpt Chronicle writes with 64 MiB blocks is ~16 MiB). */
@@ -32,12 +41,24 @@ final class ChronicleJournal implements Journal {
 
     private final Path directory;
     private final String id;
-    private final SingleChronicleQueue queue;
+    private final ReentrantReadWriteLock swapLock = new ReentrantReadWriteLock();
+    /** Replaced only by {@link #swapIn}, under the write lock; read under the read lock. */
+    private SingleChronicleQueue queue;
+    /** How many compacted copies this open journal has swapped in; readers compare it with their own. */
+    private volatile long compactions;
+    private final Set<ChronicleReader> readers = ConcurrentHashMap.newKeySet();
 
     private ChronicleJournal(Path directory, String id, SingleChronicleQueue queue) {
         this.directory = directory;
         this.id = id;
         this.queue = queue;
+    }
+
+    /** The read side of the swap lock: held by every use of the queue. */
+    private java.util.concurrent.locks.Lock queueInUse() {
+        java.util.concurrent.locks.Lock l = swapLock.readLock();
+        l.lock();
+        return l;
     }
 
     static ChronicleJournal open(Path directory, boolean create) {
@@ -102,11 +123,26 @@ final class ChronicleJournal implements Journal {
     }
 
     net.openhft.chronicle.queue.RollCycle rollCycle() {
-        return queue.rollCycle();
+        var l = queueInUse();
+        try {
+            return queue.rollCycle();
+        } finally {
+            l.unlock();
+        }
     }
 
     long epoch() {
-        return queue.epoch();
+        var l = queueInUse();
+        try {
+            return queue.epoch();
+        } finally {
+            l.unlock();
+        }
+    }
+
+    @Override
+    public long compactions() {
+        return compactions;
     }
 
     @Override
@@ -116,31 +152,34 @@ final class ChronicleJournal implements Journal {
 
     @Override
     public long headIndex() {
-        long last = queue.lastIndex();
-        return last < 0 ? NONE : last;
+        var l = queueInUse();
+        try {
+            long last = queue.lastIndex();
+            return last < 0 ? NONE : last;
+        } finally {
+            l.unlock();
+        }
     }
 
     @Override
     public long firstIndex() {
-        long first = queue.firstIndex();
-        return first == Long.MAX_VALUE || first < 0 ? NONE : first;
+        var l = queueInUse();
+        try {
+            long first = queue.firstIndex();
+            return first == Long.MAX_VALUE || first < 0 ? NONE : first;
+        } finally {
+            l.unlock();
+        }
     }
 
     @Override
     public JournalReader readFrom(long index) {
-        ChronicleReader reader = new ChronicleReader(queue.createTailer());
-        reader.positionAtOrAfter(index);
-        return reader;
+        return new ChronicleReader(this, index, false);
     }
 
     @Override
     public JournalReader readAfter(long index) {
-        ChronicleReader reader = new ChronicleReader(queue.createTailer());
-        if (index != NONE) {
-            reader.positionAtOrAfter(index);
-            reader.skipIfAt(index);
-        }
-        return reader;
+        return new ChronicleReader(this, index, true);
     }
 
     @Override
@@ -153,8 +192,13 @@ final class ChronicleJournal implements Journal {
             return 0;
         }
         // countExcerpts counts [from, to): shift to (after, to].
-        long n = queue.countExcerpts(from, toIndex);
-        return afterIndex == NONE ? n + 1 : n;
+        var l = queueInUse();
+        try {
+            long n = queue.countExcerpts(from, toIndex);
+            return afterIndex == NONE ? n + 1 : n;
+        } finally {
+            l.unlock();
+        }
     }
 
     /** Receives the events a {@link #scanAfter} wants, with their journal index. */
@@ -217,6 +261,7 @@ final class ChronicleJournal implements Journal {
     long readRaw(long after, RawSink sink) {
         byte[] buf = new byte[64 * 1024];
         long last = after;
+        var l = queueInUse();
         try (ExcerptTailer tailer = queue.createTailer()) {
             if (after != NONE) {
                 if (!tailer.moveToIndex(after)) {
@@ -243,11 +288,14 @@ final class ChronicleJournal implements Journal {
                     }
                 }
             }
+        } finally {
+            l.unlock();
         }
     }
 
     /** The CRC-32C of the excerpt at exactly {@code index} as stored, or null if the journal holds none there. */
     Integer excerptChecksum(long index) {
+        var l = queueInUse();
         try (ExcerptTailer tailer = queue.createTailer()) {
             if (!tailer.moveToIndex(index)) {
                 return null;
@@ -264,6 +312,8 @@ final class ChronicleJournal implements Journal {
                 crc.update(buf, 0, length);
                 return (int) crc.getValue();
             }
+        } finally {
+            l.unlock();
         }
     }
 
@@ -287,6 +337,15 @@ final class ChronicleJournal implements Journal {
      * skip. Only zeros are ever overwritten; returns false if the layout is not the one expected.
      */
     boolean padHoleBefore(long from, long index) {
+        var l = queueInUse();
+        try {
+            return padHoleBeforeLocked(from, index);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    private boolean padHoleBeforeLocked(long from, long index) {
         long holeStart;
         try (ExcerptTailer tailer = queue.createTailer()) {
             if (from != NONE && !tailer.moveToIndex(from)) {
@@ -349,9 +408,45 @@ final class ChronicleJournal implements Journal {
         return reachable(from, index);
     }
 
-    /** One appender per caller thread; the {@link Ledger} serializes use of it. */
+    /**
+     * One appender per caller thread; the {@link Ledger} serializes use of it, and makes a new one after
+     * a {@link #swapIn} (the old one wrote to the queue that was closed).
+     */
     ExcerptAppender createAppender() {
-        return queue.createAppender();
+        var l = queueInUse();
+        try {
+            return queue.createAppender();
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
+     * Replaces the journal's files with the compacted copy in {@code copy} (complete, synced, marked) while
+     * the journal stays open: waits for every reader to finish the excerpt it is reading, closes their
+     * tailers and the queue, swaps the directories and opens the copy. Readers reopen at their own position
+     * on their next read. Appenders must be closed by the caller first, and made anew after.
+     */
+    void swapIn(Path copy) {
+        swapLock.writeLock().lock();
+        try {
+            for (ChronicleReader r : readers) {
+                r.closeTailer();
+            }
+            queue.close();
+            try {
+                JournalCompaction.swap(directory, copy);
+            } catch (RuntimeException e) {
+                // The caller holds the compaction lock: finish or undo the swap, so one whole journal is there.
+                JournalCompaction.recoverLocked(directory);
+                throw e;
+            } finally {
+                queue = SingleChronicleQueueBuilder.binary(directory).build();
+                compactions++;
+            }
+        } finally {
+            swapLock.writeLock().unlock();
+        }
     }
 
     /** Writes bytes as one excerpt, returning its index. Caller owns {@code appender} for this call. */
@@ -369,7 +464,12 @@ final class ChronicleJournal implements Journal {
 
     @Override
     public void close() {
-        queue.close();
+        swapLock.writeLock().lock();
+        try {
+            queue.close();
+        } finally {
+            swapLock.writeLock().unlock();
+        }
     }
 
     @Override
@@ -378,15 +478,61 @@ final class ChronicleJournal implements Journal {
     }
 
     private static final class ChronicleReader implements JournalReader {
-        private final ExcerptTailer tailer;
+        private final ChronicleJournal journal;
         private final EventEncoding.Reader decoder = new EventEncoding.Reader();
         private byte[] buf = new byte[4096];
+        /** Where the reader was asked to start: at or after {@code start}, or strictly after it. */
+        private final long start;
+        private final boolean after;
+        /** The last index read, or NONE: where a reader reopened on a compacted copy goes on from. */
+        private long lastRead = NONE;
+        private ExcerptTailer tailer;
+        private long compactions;
 
-        ChronicleReader(ExcerptTailer tailer) {
-            this.tailer = tailer;
+        ChronicleReader(ChronicleJournal journal, long start, boolean after) {
+            this.journal = journal;
+            this.start = start;
+            this.after = after;
+            var l = journal.queueInUse();
+            try {
+                open();
+            } finally {
+                l.unlock();
+            }
+            journal.readers.add(this);
         }
 
-        void positionAtOrAfter(long index) {
+        /** Opens a tailer on the journal's current queue at this reader's position; the caller holds the read lock. */
+        private void open() {
+            compactions = journal.compactions;
+            tailer = journal.queue.createTailer();
+            if (lastRead != NONE) {
+                if (tailer.moveToIndex(lastRead)) {
+                    skipIfAt(lastRead);
+                    return;
+                }
+                positionAtOrAfter(lastRead); // only a damaged copy lacks it: the next index it has
+                skipIfAt(lastRead);
+            } else if (after) {
+                if (start != NONE) {
+                    positionAtOrAfter(start);
+                    skipIfAt(start);
+                }
+            } else {
+                positionAtOrAfter(start);
+            }
+        }
+
+        /** Called by the swap (holding the write lock, so this reader is between reads). */
+        void closeTailer() {
+            if (tailer != null) {
+                tailer.singleThreadedCheckReset();
+                tailer.close();
+                tailer = null;
+            }
+        }
+
+        private void positionAtOrAfter(long index) {
             if (index == NONE || tailer.moveToIndex(index)) {
                 if (index == NONE) {
                     tailer.toStart();
@@ -418,7 +564,7 @@ final class ChronicleJournal implements Journal {
             }
         }
 
-        void skipIfAt(long index) {
+        private void skipIfAt(long index) {
             if (tailer.index() == index) {
                 try (DocumentContext dc = tailer.readingDocument()) {
                     // consumed: the caller asked for entries strictly after it
@@ -429,6 +575,23 @@ final class ChronicleJournal implements Journal {
 
         @Override
         public JournalEntry next() {
+            var l = journal.queueInUse();
+            try {
+                if (tailer == null || compactions != journal.compactions) {
+                    closeTailer();
+                    open();
+                }
+                JournalEntry entry = read();
+                if (entry != null) {
+                    lastRead = entry.index();
+                }
+                return entry;
+            } finally {
+                l.unlock();
+            }
+        }
+
+        private JournalEntry read() {
             try (DocumentContext dc = tailer.readingDocument()) {
                 if (!dc.isPresent()) {
                     return null;
@@ -492,9 +655,14 @@ final class ChronicleJournal implements Journal {
 
         @Override
         public void close() {
+            journal.readers.remove(this);
             // Closing may happen on a thread other than the one that read (shutdown hooks, tests).
-            tailer.singleThreadedCheckReset();
-            tailer.close();
+            var l = journal.queueInUse();
+            try {
+                closeTailer();
+            } finally {
+                l.unlock();
+            }
         }
     }
 }

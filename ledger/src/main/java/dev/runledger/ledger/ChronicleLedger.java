@@ -34,10 +34,12 @@ final class ChronicleLedger implements Ledger {
     static final String LOCK_FILE = "ledger.lock";
 
     private final ChronicleJournal journal;
-    private final ExclusiveFileLock fileLock;
+    /** Replaced by an online compaction (the lock moves to the new directory with it); guarded by {@link #lock}. */
+    private ExclusiveFileLock fileLock;
     private final Clock clock;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ExcerptAppender appender;
+    /** Made anew after an online compaction swapped the queue; guarded by {@link #lock}. */
+    private ExcerptAppender appender;
     private final EventEncoding.Writer encoder = new EventEncoding.Writer();
     private final RunTable runs;
     private final Durability durability;
@@ -60,11 +62,22 @@ final class ChronicleLedger implements Ledger {
     /** Retention's view of the runs; guarded by its own monitor, so the long catch-up scan holds no append lock. */
     private final Retention retention;
     private final RetentionPolicy retentionPolicy;
-    private final Thread retentionThread;
+    /** Applies retention after completions and compacts when the dead share passes its threshold; null if neither. */
+    private final Thread housekeeper;
     private final Counter retentionDeleted;
     private volatile boolean retentionDue;
-    private volatile boolean retentionStopping;
+    private volatile boolean housekeeperStopping;
+    private final double compactWhenDead;
+    /** Set at open and by every deletion; the housekeeper then checks the dead share. */
+    private volatile boolean compactionDue;
+    private volatile long lastDeletionIndex = Journal.NONE;
+    /** Compactions start at most once a minute: runs held back by a slow reader keep the share high meanwhile. */
+    private long lastCompactionStart = System.nanoTime() - COMPACTION_GAP_NANOS;
+    private static final long COMPACTION_GAP_NANOS = TimeUnit.MINUTES.toNanos(1);
     private volatile Ledger.RetentionStatus retentionStatus;
+    /** One compaction at a time; it takes retention, lock and sealer in that order (the order retain() uses). */
+    private final Object compacting = new Object();
+    private final CompactionMetrics compactionMetrics;
 
     private ChronicleLedger(ChronicleJournal journal, ExclusiveFileLock fileLock, LedgerConfig config, RunTable runs,
                             SealCheck.Outcome sealed) {
@@ -106,14 +119,17 @@ final class ChronicleLedger implements Ledger {
                     .description("Events in the journal of runs now live, and of runs deleted (what compaction would drop)")
                     .tag("state", state).register(config.meterRegistry());
         }
+        this.compactionMetrics = new CompactionMetrics(config.meterRegistry());
         this.retentionDeleted = Counter.builder("ledger.retention.deleted")
                 .description("Runs deleted by the retention policy").register(config.meterRegistry());
-        if (retentionPolicy != null && !refuseAppends) {
-            retentionDue = true; // the policy may be new, or stricter than the last one: apply it at open
-            retentionThread = new Thread(this::retentionLoop, "runledger-retention");
-            retentionThread.setDaemon(true);
+        this.compactWhenDead = config.compactWhenDead();
+        if ((retentionPolicy != null || compactWhenDead > 0) && !refuseAppends) {
+            retentionDue = retentionPolicy != null; // the policy may be new, or stricter than the last one: apply it at open
+            compactionDue = compactWhenDead > 0;
+            housekeeper = new Thread(this::housekeepingLoop, "runledger-housekeeping");
+            housekeeper.setDaemon(true);
         } else {
-            retentionThread = null;
+            housekeeper = null;
         }
         long interval = config.sealInterval().toNanos();
         sealerThread = new Thread(() -> sealLoop(interval), "runledger-journal-sealer");
@@ -121,8 +137,8 @@ final class ChronicleLedger implements Ledger {
         if (!refuseAppends) { // a refused journal keeps its old seal until a person accepts the loss
             sealerThread.start();
         }
-        if (retentionThread != null) {
-            retentionThread.start();
+        if (housekeeper != null) {
+            housekeeper.start();
         }
     }
 
@@ -156,6 +172,66 @@ final class ChronicleLedger implements Ledger {
         }
     }
 
+    @Override
+    public JournalCompaction.Result compact(boolean force) {
+        synchronized (compacting) {
+            ensureOpen();
+            JournalCompaction.Swapped swapped;
+            try {
+                swapped = JournalCompaction.compactOnline(journal, force, lastStep -> {
+                    sealer.sealTo(journal.headIndex(), false); // the long part of the chain, while appends go on
+                    synchronized (retention) {
+                        lock.lock();
+                        try {
+                            ensureOpen();
+                            return swapHeld(lastStep);
+                        } finally {
+                            lock.unlock();
+                        }
+                    }
+                });
+            } catch (RuntimeException e) {
+                compactionMetrics.failed.increment();
+                throw e;
+            }
+            compactionMetrics.done(swapped.result());
+            return swapped.result();
+        }
+    }
+
+    /** The part of an online compaction appends wait for: the tail is copied, the copy swapped in, the appender renewed. */
+    private JournalCompaction.Swapped swapHeld(java.util.function.Function<String, JournalCompaction.Swapped> lastStep) {
+        synchronized (sealer) {
+            Seal head = sealer.sealTo(journal.headIndex(), false); // what was appended since the call above
+            if (durability instanceof Durability.Sync && unsyncedEvents > 0) {
+                syncNow(); // acknowledged as synced: it must be in the copy's synced files too
+            }
+            claimAppender();
+            appender.close();
+            JournalCompaction.Swapped swapped;
+            try {
+                swapped = lastStep.apply(head == null ? null : head.chainHex());
+            } finally {
+                appender = journal.createAppender(); // on the new queue, or on the old one reopened if the swap failed
+                appenderOwner = Thread.currentThread();
+            }
+            ExclusiveFileLock old = fileLock;
+            fileLock = swapped.appendLock();
+            old.close();
+            runs.forgetDropped(swapped.droppedDeletions());
+            retention.reset();
+            try {
+                sealer.restart(Seal.read(journal.directory(), journal.id()));
+            } catch (java.io.IOException | RuntimeException e) {
+                LOG.warn("{}: cannot read the seal of the compacted journal; sealing its chain from the start", journal, e);
+                sealer.restart(null);
+            }
+            syncedIndex = lastAppended; // the copy's files were synced whole
+            unsyncedEvents = 0;
+            return swapped;
+        }
+    }
+
     /** Live or dead events, caught up to the journal's head (a scrape reads what was appended since the last). */
     private double journalEvents(boolean live) {
         if (closed) {
@@ -172,9 +248,12 @@ final class ChronicleLedger implements Ledger {
         return retentionStatus;
     }
 
-    /** Applies the configured policy whenever a completion was appended (and once at open). */
-    private void retentionLoop() {
-        while (!retentionStopping) {
+    /**
+     * Applies the configured policy whenever a completion was appended (and once at open), and compacts
+     * when deletions have made enough of the journal dead.
+     */
+    private void housekeepingLoop() {
+        while (!housekeeperStopping) {
             if (retentionDue) {
                 retentionDue = false;
                 try {
@@ -184,14 +263,52 @@ final class ChronicleLedger implements Ledger {
                                 deleted.size() <= 10 ? deleted : deleted.subList(0, 10) + " ...");
                     }
                 } catch (RuntimeException e) {
-                    if (!retentionStopping) {
+                    if (!housekeeperStopping) {
                         LOG.error("{}: retention ({}) failed; it runs again after the next completion", journal,
                                 retentionPolicy, e);
                     }
                 }
             }
+            if (compactionDue && System.nanoTime() - lastCompactionStart >= COMPACTION_GAP_NANOS) {
+                compactionDue = false;
+                try {
+                    compactIfDead();
+                } catch (RuntimeException e) {
+                    if (!housekeeperStopping) {
+                        LOG.error("{}: compaction failed (the journal is unchanged); tried again after the next deletion",
+                                journal, e);
+                    }
+                }
+            }
             LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
         }
+    }
+
+    private void compactIfDead() {
+        double dead;
+        synchronized (retention) {
+            retention.catchUp();
+            long all = retention.liveEvents() + retention.deadEvents();
+            dead = all == 0 ? 0 : (double) retention.deadEvents() / all;
+        }
+        if (dead < compactWhenDead) {
+            return;
+        }
+        // Projections record how far they have read about once a second: give them the time to pass the
+        // deletions, rather than hold those runs back until the next compaction.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long deletion = lastDeletionIndex;
+        while (!housekeeperStopping && System.nanoTime() < deadline && ReaderPositions.read(journal.directory()).values()
+                .stream().anyMatch(position -> position < deletion)) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+        }
+        if (housekeeperStopping) {
+            return;
+        }
+        LOG.info("{}: {}% of the journal's events belong to deleted runs (threshold {}%): compacting", journal,
+                Math.round(dead * 100), Math.round(compactWhenDead * 100));
+        lastCompactionStart = System.nanoTime();
+        compact(false);
     }
 
     /**
@@ -329,9 +446,9 @@ final class ChronicleLedger implements Ledger {
 
     private long writeAndApply(RunEvent event, int position, int batchSize) {
         claimAppender();
-        if (retentionThread != null && event.eventType() == EventType.RUN_COMPLETED) {
+        if (housekeeper != null && event.eventType() == EventType.RUN_COMPLETED && retentionPolicy != null) {
             retentionDue = true;
-            LockSupport.unpark(retentionThread);
+            LockSupport.unpark(housekeeper);
         }
         byte[] buf = encoder.encode(event, micros(clock));
         long index;
@@ -349,6 +466,10 @@ final class ChronicleLedger implements Ledger {
         }
         lastAppended = index;
         runs.apply(event, index);
+        if (event.eventType() == EventType.RUN_DELETED) {
+            lastDeletionIndex = index;
+            compactionDue = compactWhenDead > 0;
+        }
         metrics.appended(event);
         if (durability instanceof Durability.Sync sync) {
             unsyncedEvents++;
@@ -468,11 +589,11 @@ final class ChronicleLedger implements Ledger {
 
     @Override
     public void close() {
-        if (retentionThread != null && retentionThread != Thread.currentThread()) {
-            retentionStopping = true; // the loop finishes its pass and stops
-            LockSupport.unpark(retentionThread);
+        if (housekeeper != null && housekeeper != Thread.currentThread()) {
+            housekeeperStopping = true; // the loop finishes its pass (a compaction under way included) and stops
+            LockSupport.unpark(housekeeper);
             try {
-                retentionThread.join(TimeUnit.SECONDS.toMillis(30));
+                housekeeper.join(TimeUnit.MINUTES.toMillis(5));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -507,6 +628,41 @@ final class ChronicleLedger implements Ledger {
         }
         journal.close();
         fileLock.close();
+    }
+
+    /** What online compactions did, for {@code /metrics}. */
+    private static final class CompactionMetrics {
+        final Timer duration;
+        final Timer appendsHeld;
+        final Counter reclaimed;
+        final Counter dropped;
+        final Counter failed;
+        volatile double lastSeconds = Double.NaN;
+
+        CompactionMetrics(MeterRegistry registry) {
+            duration = Timer.builder("ledger.compaction.duration").description("Time an online compaction took, start to swap")
+                    .register(registry);
+            appendsHeld = Timer.builder("ledger.compaction.appends.held")
+                    .description("How long appends waited for a compaction's tail and swap (max: the longest append stall)")
+                    .register(registry);
+            reclaimed = Counter.builder("ledger.compaction.reclaimed").baseUnit("bytes")
+                    .description("Disk space compactions returned to the file system").register(registry);
+            dropped = Counter.builder("ledger.compaction.dropped")
+                    .description("Events of deleted runs compactions dropped").register(registry);
+            failed = Counter.builder("ledger.compaction.failed").description("Compactions that failed (the journal is unchanged)")
+                    .register(registry);
+            io.micrometer.core.instrument.Gauge.builder("ledger.compaction.last", this, m -> m.lastSeconds)
+                    .description("When the journal was last compacted (seconds since the epoch; NaN: never while open)")
+                    .baseUnit("seconds").register(registry);
+        }
+
+        void done(JournalCompaction.Result r) {
+            duration.record(r.took());
+            appendsHeld.record(r.appendsHeld());
+            reclaimed.increment(r.reclaimedBytes());
+            dropped.increment(r.droppedEvents());
+            lastSeconds = System.currentTimeMillis() / 1000.0;
+        }
     }
 
     private static final class Metrics {

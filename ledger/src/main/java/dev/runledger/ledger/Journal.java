@@ -42,6 +42,13 @@ public interface Journal extends AutoCloseable {
     /** How many entries lie in {@code (afterIndex, toIndex]}: the lag between a checkpoint and the head. */
     long countBetween(long afterIndex, long toIndex);
 
+    /**
+     * How many compacted copies this open journal has swapped in while open (a ledger's online compaction).
+     * Readers follow a swap by themselves; a reader that keeps state about deleted runs (a projection's
+     * tombstones) checks this to learn that some were dropped.
+     */
+    long compactions();
+
     @Override
     void close();
 }

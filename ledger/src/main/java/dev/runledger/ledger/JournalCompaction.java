@@ -28,8 +28,10 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Rewrites a journal without the events of deleted runs, offline (the ledger's lock is taken: stop the
- * appending process first; readers in other processes must reopen afterwards).
+ * Rewrites a journal without the events of deleted runs: offline ({@link #compact}, the ledger's lock is
+ * taken: stop the appending process first; readers in other processes must reopen afterwards), or online
+ * from the ledger that appends to it ({@link Ledger#compact}), which copies while appends go on and holds
+ * them only for the tail and the swap.
  *
  * <p>What stays the same: every event of every live run, byte for byte, at its own index (a dropped
  * event leaves a one-byte stand-in that readers skip, so positions handed to clients, projection
@@ -50,18 +52,28 @@ public final class JournalCompaction {
     static final String LINEAGE_FILE = "journal.lineage";
     private static final String COMPLETE_MARKER = "COMPACTION-COMPLETE";
     private static final Set<EventType> LIFECYCLE = Set.of(EventType.RUN_CREATED, EventType.RUN_DELETED);
+    /** The online copy catches up with appends until one pass copies fewer excerpts than this; the rest waits. */
+    private static final long TAIL_EXCERPTS = 2_000;
 
-    /** What a compaction did. */
+    /**
+     * What a compaction did. {@code appendsHeld} is how long appends waited for it: the tail and the swap
+     * online, all of it offline (no ledger was open).
+     */
     public record Result(long excerpts, long droppedEvents, int droppedRuns, int heldBackRuns, List<String> heldBackBy,
-                         long bytesBefore, long bytesAfter, Duration took, String chainBefore, String chainAfter) {
+                         long bytesBefore, long bytesAfter, Duration took, Duration appendsHeld, String chainBefore,
+                         String chainAfter, Set<String> droppedRunIds) {
+        /** Disk space returned to the file system. */
+        public long reclaimedBytes() {
+            return Math.max(0, bytesBefore - bytesAfter);
+        }
     }
 
     private JournalCompaction() {
     }
 
     /**
-     * Compacts the journal in {@code dir}. With {@code force}, registered readers are not waited for
-     * (a reader that has not applied a deletion then never will: rebuild it).
+     * Compacts the journal in {@code dir}, which no ledger may have open. With {@code force}, registered
+     * readers are not waited for (a reader that has not applied a deletion then never will: rebuild it).
      */
     public static Result compact(Path dir, boolean force) {
         Path journalDir = dir.toAbsolutePath().normalize();
@@ -69,32 +81,92 @@ public final class JournalCompaction {
         if (!Files.exists(journalDir.resolve(ChronicleJournal.ID_FILE)) && !Files.isDirectory(sibling(journalDir, ".compacting"))) {
             throw new IllegalArgumentException("no journal at " + journalDir + " (" + ChronicleJournal.ID_FILE + " not found)");
         }
-        try (ExclusiveFileLock swapLock = ExclusiveFileLock.acquire(sibling(journalDir, ".compaction.lock"), "journal "
-                + journalDir + " is being compacted by another process")) {
+        try (ExclusiveFileLock swapLock = lockCompaction(journalDir)) {
             recoverLocked(journalDir);
-            return compactLocked(journalDir, force, start);
+            try (ExclusiveFileLock lock = ExclusiveFileLock.acquire(journalDir.resolve(ChronicleLedger.LOCK_FILE), "journal "
+                    + journalDir + " is open for appending (a running serve or ledger); compact it there"
+                    + " (serve --compact-when-dead, DELETE /runs/{id}?erase=true) or stop it first")) {
+                Path copy;
+                Result result;
+                try (ChronicleJournal source = ChronicleJournal.open(journalDir, false);
+                     Copy c = new Copy(source, force, start)) {
+                    // The seal written when its ledger closed holds the chain head already; hashing every byte
+                    // again cost 40% of the compaction, so only a seal behind the head does.
+                    String sealedHead = sealedHead(journalDir, source);
+                    c.copyAll(sealedHead == null);
+                    result = c.finish(sealedHead, start);
+                    copy = c.copy;
+                }
+                swap(journalDir, copy);
+                log(journalDir, result);
+                return result;
+            }
         }
     }
 
-    private static Result compactLocked(Path journalDir, boolean force, long start) {
-        try (ExclusiveFileLock lock = ExclusiveFileLock.acquire(journalDir.resolve(ChronicleLedger.LOCK_FILE), "journal "
-                + journalDir + " is open for appending (a running serve or ledger); compaction needs it to itself")) {
-            Path copy = sibling(journalDir, ".compacting");
-            deleteTree(copy);
-            Result result;
-            try (ChronicleJournal source = ChronicleJournal.open(journalDir, false)) {
-                Map<String, Long> readers = ReaderPositions.read(journalDir);
-                long passedByAll = force ? Long.MAX_VALUE : readers.values().stream().mapToLong(Long::longValue).min()
-                        .orElse(Long.MAX_VALUE);
-                Dead dead = deadRuns(source, passedByAll);
-                result = write(source, copy, dead, journalDir, start, readers, passedByAll);
-            }
-            swap(journalDir, copy);
-            LOG.info("compacted {}: dropped {} events of {} deleted runs ({} held back for readers {}), {} -> {} bytes in {} ms",
-                    journalDir, result.droppedEvents(), result.droppedRuns(), result.heldBackRuns(), result.heldBackBy(),
-                    result.bytesBefore(), result.bytesAfter(), result.took().toMillis());
-            return result;
+    static ExclusiveFileLock lockCompaction(Path journalDir) {
+        return ExclusiveFileLock.acquire(sibling(journalDir, ".compaction.lock"), "journal " + journalDir
+                + " is being compacted already");
+    }
+
+    /**
+     * Compacts {@code source} while its ledger goes on appending: the bulk is copied now, and
+     * {@code holdingAppends} is called with what remains (the tail, the seal, the swap), which it must run
+     * while no append, seal or scan uses the journal. Called by the ledger only.
+     */
+    static Swapped compactOnline(ChronicleJournal source, boolean force, HoldAppends holdingAppends) {
+        long start = System.nanoTime();
+        Path journalDir = source.directory();
+        try (ExclusiveFileLock swapLock = lockCompaction(journalDir);
+             Copy c = new Copy(source, force, start)) {
+            long copied;
+            do {
+                copied = c.copyAll(false);
+            } while (copied >= TAIL_EXCERPTS);
+            Swapped swapped = holdingAppends.run(chainBefore -> {
+                long held = System.nanoTime();
+                c.copyAll(false);
+                Result r = c.finish(chainBefore, start);
+                // The ledger's lock file moves with the copy: locked before the rename, it is never free.
+                ExclusiveFileLock appendLock = ExclusiveFileLock.acquire(c.copy.resolve(ChronicleLedger.LOCK_FILE),
+                        "the compacted copy of " + journalDir);
+                try {
+                    source.swapIn(c.copy);
+                } catch (RuntimeException e) {
+                    appendLock.close();
+                    throw e;
+                }
+                Result result = new Result(r.excerpts(), r.droppedEvents(), r.droppedRuns(), r.heldBackRuns(), r.heldBackBy(),
+                        r.bytesBefore(), r.bytesAfter(), Duration.ofNanos(System.nanoTime() - start),
+                        Duration.ofNanos(System.nanoTime() - held), r.chainBefore(), r.chainAfter(), r.droppedRunIds());
+                Map<String, Long> deletions = new HashMap<>();
+                c.dead.ranges.forEach((runId, ranges) -> deletions.put(runId, ranges.get(ranges.size() - 1)[1]));
+                return new Swapped(result, appendLock, deletions);
+            });
+            log(journalDir, swapped.result());
+            return swapped;
         }
+    }
+
+    /**
+     * An online compaction swapped in: what it did, the ledger's lock on the new directory, and for each
+     * run it dropped the index of its last deletion dropped (the run may live again after it).
+     */
+    record Swapped(Result result, ExclusiveFileLock appendLock, Map<String, Long> droppedDeletions) {
+    }
+
+    /** Runs the last step of an online compaction with appends held (see {@link #compactOnline}). */
+    @FunctionalInterface
+    interface HoldAppends {
+        /** Holds appends, extends the old journal's chain to its head, and runs {@code lastStep} with its hex. */
+        Swapped run(java.util.function.Function<String, Swapped> lastStep);
+    }
+
+    private static void log(Path journalDir, Result result) {
+        LOG.info("compacted {}: dropped {} events of {} deleted runs ({} held back for readers {}), {} -> {} bytes in {} ms,"
+                        + " appends held {} ms", journalDir, result.droppedEvents(), result.droppedRuns(),
+                result.heldBackRuns(), result.heldBackBy(), result.bytesBefore(), result.bytesAfter(), result.took().toMillis(),
+                result.appendsHeld().toMillis());
     }
 
     /** Runs deleted within the journal: for each run id, the index ranges [created, deleted] to drop. */
@@ -138,63 +210,142 @@ public final class JournalCompaction {
         return dead;
     }
 
-    private static Result write(ChronicleJournal source, Path copy, Dead dead, Path journalDir, long start,
-                                Map<String, Long> readers, long passedByAll) {
-        long bytesBefore = cycleBytes(journalDir);
-        // The lineage records the chain head the journal had. The seal written when its ledger closed holds it
-        // already; hashing every byte again cost 40% of the compaction, so only a seal behind the head does.
-        String sealedHead = sealedHead(journalDir, source);
-        JournalAudit.Chain before = sealedHead == null ? new JournalAudit.Chain(source.id()) : null;
-        long[] counts = {0, 0}; // excerpts, dropped
-        try {
-            Files.createDirectories(copy);
-            Files.writeString(copy.resolve(ChronicleJournal.ID_FILE), source.id() + "\n", StandardCharsets.UTF_8);
-            RollCycle rollCycle = source.rollCycle();
-            long epoch = source.epoch();
-            SetTimeProvider clock = new SetTimeProvider(0);
-            EventEncoding.Reader reader = new EventEncoding.Reader();
-            BytesStore<?, ?> stand = BytesStore.wrap(new byte[] {EventEncoding.COMPACTED});
-            try (SingleChronicleQueue target = SingleChronicleQueueBuilder.binary(copy).rollCycle(rollCycle).epoch(epoch)
-                    .timeProvider(clock).build();
-                 ExcerptAppender appender = target.createAppender()) {
-                source.readRaw((index, buf, length) -> {
-                    if (before != null) {
-                        before.add(index, buf, length);
-                    }
-                    counts[0]++;
-                    boolean standIn = EventEncoding.isCompacted(buf, length); // left by an earlier compaction
-                    boolean drop = false;
-                    if (!standIn) {
-                        String runId = reader.reset(buf, length).runIdUnchecked();
-                        drop = runId != null && dead.drops(runId, index) && intact(reader);
-                    }
-                    // Chronicle writes to the cycle its clock names: set it to the source excerpt's cycle
-                    clock.currentTimeMillis(epoch + (long) rollCycle.toCycle(index) * rollCycle.lengthInMillis());
-                    if (drop) {
-                        counts[1]++;
-                    }
-                    appender.writeBytes(standIn || drop ? stand : BytesStore.wrap(java.util.Arrays.copyOf(buf, length)));
-                    if (appender.lastIndexAppended() != index) {
-                        throw new IllegalStateException("compaction of " + journalDir + " wrote the excerpt of index " + index
-                                + " at " + appender.lastIndexAppended() + "; nothing was changed");
-                    }
-                    return true;
-                });
+    /**
+     * The compacted copy being written beside the journal, excerpt by excerpt at the same indexes, with
+     * its hash chain computed as it goes. Deleted runs are found once, at the start: a run deleted later is
+     * copied whole and dropped by the next compaction (its events can only precede its deletion).
+     */
+    private static final class Copy implements AutoCloseable {
+        final ChronicleJournal source;
+        final Path journalDir;
+        final Path copy;
+        final Map<String, Long> readers;
+        final long passedByAll;
+        final Dead dead;
+        final long bytesBefore;
+        final RollCycle rollCycle;
+        final long epoch;
+        final SetTimeProvider clock = new SetTimeProvider(0);
+        final EventEncoding.Reader reader = new EventEncoding.Reader();
+        final BytesStore<?, ?> stand = BytesStore.wrap(new byte[] {EventEncoding.COMPACTED});
+        final JournalAudit.Chain after;
+        JournalAudit.Chain before;
+        SingleChronicleQueue target;
+        ExcerptAppender appender;
+        long copied = Journal.NONE;
+        long excerpts;
+        long dropped;
+        boolean finished;
+
+        Copy(ChronicleJournal source, boolean force, long start) {
+            this.source = source;
+            this.journalDir = source.directory();
+            this.copy = sibling(journalDir, ".compacting");
+            deleteTree(copy);
+            this.readers = ReaderPositions.read(journalDir);
+            this.passedByAll = force ? Long.MAX_VALUE : readers.values().stream().mapToLong(Long::longValue).min()
+                    .orElse(Long.MAX_VALUE);
+            this.dead = deadRuns(source, passedByAll);
+            this.bytesBefore = cycleBytes(journalDir);
+            this.rollCycle = source.rollCycle();
+            this.epoch = source.epoch();
+            this.after = new JournalAudit.Chain(source.id());
+            try {
+                Files.createDirectories(copy);
+                Files.writeString(copy.resolve(ChronicleJournal.ID_FILE), source.id() + "\n", StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                deleteTree(copy);
+                throw new UncheckedIOException("cannot compact " + journalDir + ": " + e.getMessage(), e);
             }
-            syncFiles(copy);
-            String chainAfter;
-            try (ChronicleJournal compacted = ChronicleJournal.open(copy, false)) {
-                // The copy is read back from disk for its chain: the check before the old journal goes.
-                long head = compacted.headIndex();
-                Seal seal = new Sealer(compacted, null).sealTo(head, true);
-                if (head != Journal.NONE && (seal == null || seal.index() != head)) {
-                    throw new IllegalStateException("cannot seal the compacted copy of " + journalDir + " (see the log)");
+            target = SingleChronicleQueueBuilder.binary(copy).rollCycle(rollCycle).epoch(epoch).timeProvider(clock).build();
+            appender = target.createAppender();
+        }
+
+        /** Copies what the journal holds past the last call; {@code chainBefore} also hashes the old bytes. Returns how many. */
+        long copyAll(boolean chainBefore) {
+            if (chainBefore && before == null && copied == Journal.NONE) {
+                before = new JournalAudit.Chain(source.id());
+            }
+            long from = excerpts;
+            copied = source.readRaw(copied, this::copyExcerpt);
+            return excerpts - from;
+        }
+
+        private boolean copyExcerpt(long index, byte[] buf, int length) {
+            if (before != null) {
+                before.add(index, buf, length);
+            }
+            excerpts++;
+            boolean standIn = EventEncoding.isCompacted(buf, length); // left by an earlier compaction
+            boolean drop = false;
+            if (!standIn) {
+                String runId = reader.reset(buf, length).runIdUnchecked();
+                drop = runId != null && dead.drops(runId, index) && intact(reader);
+            }
+            // Chronicle writes to the cycle its clock names: set it to the source excerpt's cycle
+            clock.currentTimeMillis(epoch + (long) rollCycle.toCycle(index) * rollCycle.lengthInMillis());
+            if (drop) {
+                dropped++;
+            }
+            if (standIn || drop) {
+                appender.writeBytes(stand);
+                after.add(index, STAND_IN, 1);
+            } else {
+                appender.writeBytes(BytesStore.wrap(java.util.Arrays.copyOf(buf, length)));
+                after.add(index, buf, length);
+            }
+            if (appender.lastIndexAppended() != index) {
+                throw new IllegalStateException("compaction of " + journalDir + " wrote the excerpt of index " + index
+                        + " at " + appender.lastIndexAppended() + "; nothing was changed");
+            }
+            return true;
+        }
+
+        /**
+         * Seals, syncs and marks the copy complete, with everything else the directory holds; the caller swaps.
+         * {@code chainBefore}: the old journal's chain head, or null if {@link #copyAll} hashed it.
+         */
+        Result finish(String chainBefore, long start) {
+            try {
+                appender.close();
+                target.close();
+                syncFiles(copy);
+                if (excerpts > 0) {
+                    // Durable: the cycles were synced above, and are what this seal vouches for.
+                    new Seal(source.id(), copied, excerpts, after.head(), true, System.currentTimeMillis()).write(copy);
                 }
-                chainAfter = seal == null ? new JournalAudit.Chain(compacted.id()).hex() : seal.chainHex();
+                copyOtherFiles();
+                long bytesAfter = cycleBytes(copy);
+                Duration took = Duration.ofNanos(System.nanoTime() - start);
+                List<String> heldBackBy = new ArrayList<>();
+                readers.forEach((name, position) -> {
+                    if (position == passedByAll && dead.heldBack > 0) {
+                        heldBackBy.add(name);
+                    }
+                });
+                String headBefore = chainBefore != null ? chainBefore : (before != null ? before : after).hex();
+                Result result = new Result(excerpts, dropped, dead.runs, dead.heldBack, List.copyOf(heldBackBy), bytesBefore,
+                        bytesAfter, took, took, headBefore, after.hex(), Set.copyOf(dead.ranges.keySet()));
+                Files.writeString(copy.resolve(LINEAGE_FILE), lineage(source, copied, result) + "\n", StandardCharsets.UTF_8,
+                        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                fsync(copy.resolve(LINEAGE_FILE));
+                Files.writeString(copy.resolve(COMPLETE_MARKER), "complete\n", StandardCharsets.US_ASCII);
+                fsync(copy.resolve(COMPLETE_MARKER));
+                fsync(copy);
+                finished = true;
+                crashPoint("copied");
+                return result;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot compact " + journalDir + ": " + e.getMessage(), e);
             }
-            // Everything else in the directory comes along (losses, lineage, whatever a person put there), except
-            // what the copy has its own of (cycles, Chronicle's tables, id, seal) or must not carry: the state
-            // snapshot names runs this compaction may have dropped, and the next open rescans without it.
+        }
+
+        /**
+         * Everything else in the directory comes along (losses, lineage, reader positions, whatever a person put
+         * there), except what the copy has its own of (cycles, Chronicle's tables, id, seal) or must not carry:
+         * the state snapshot names runs this compaction may have dropped, and the next open rescans without it.
+         */
+        private void copyOtherFiles() throws IOException {
             Set<String> own = Set.of(ChronicleJournal.ID_FILE, Seal.FILE, StateSnapshot.FILE, ChronicleLedger.LOCK_FILE,
                     COMPLETE_MARKER);
             try (Stream<Path> files = Files.list(journalDir)) {
@@ -203,53 +354,50 @@ public final class JournalCompaction {
                     if (Files.isRegularFile(f) && !own.contains(name) && !name.endsWith(".cq4") && !name.endsWith(".cq4t")
                             && !name.endsWith(".tmp")) {
                         Files.copy(f, copy.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                        fsync(copy.resolve(name));
                     }
                 }
             }
             Path readersDir = journalDir.resolve(ReaderPositions.DIRECTORY);
             if (Files.isDirectory(readersDir)) {
-                Files.createDirectories(copy.resolve(ReaderPositions.DIRECTORY));
+                Path to = copy.resolve(ReaderPositions.DIRECTORY);
+                Files.createDirectories(to);
                 try (Stream<Path> files = Files.list(readersDir)) {
                     for (Path f : (Iterable<Path>) files::iterator) {
-                        Files.copy(f, copy.resolve(ReaderPositions.DIRECTORY).resolve(f.getFileName()));
+                        if (!f.getFileName().toString().startsWith(".")) {
+                            Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+                        }
                     }
                 }
+                syncFiles(to);
             }
-            long bytesAfter = cycleBytes(copy);
-            Duration took = Duration.ofNanos(System.nanoTime() - start);
-            List<String> heldBackBy = new ArrayList<>();
-            readers.forEach((name, position) -> {
-                if (position == passedByAll && dead.heldBack > 0) {
-                    heldBackBy.add(name);
+        }
+
+        /** An unfinished copy is removed; a finished one is the caller's to swap in. */
+        @Override
+        public void close() {
+            if (!finished) {
+                try {
+                    appender.close();
+                    target.close();
+                } catch (RuntimeException ignored) {
+                    // the copy is deleted anyway
                 }
-            });
-            Result result = new Result(counts[0], counts[1], dead.runs, dead.heldBack, List.copyOf(heldBackBy), bytesBefore,
-                    bytesAfter, took, before == null ? sealedHead : before.hex(), chainAfter);
-            Files.writeString(copy.resolve(LINEAGE_FILE), lineage(source, result) + "\n", StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-            syncFiles(copy);
-            Files.writeString(copy.resolve(COMPLETE_MARKER), "complete\n", StandardCharsets.US_ASCII);
-            fsync(copy.resolve(COMPLETE_MARKER));
-            fsync(copy);
-            crashPoint("copied");
-            return result;
-        } catch (IOException e) {
-            deleteTree(copy);
-            throw new UncheckedIOException("cannot compact " + journalDir + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            deleteTree(copy);
-            throw e;
+                deleteTree(copy);
+            }
         }
     }
 
+    private static final byte[] STAND_IN = {EventEncoding.COMPACTED};
+
     /** One line of {@code journal.lineage}: where the journal stood, and what this compaction did. */
-    private static String lineage(ChronicleJournal source, Result r) throws IOException {
+    private static String lineage(ChronicleJournal source, long headIndex, Result r) throws IOException {
         java.io.StringWriter out = new java.io.StringWriter();
         try (com.fasterxml.jackson.core.JsonGenerator g = JsonScanner.FACTORY.createGenerator(out)) {
             g.writeStartObject();
             g.writeStringField("compactedAt", Instant.now().toString());
             g.writeStringField("journalId", source.id());
-            g.writeNumberField("headIndex", source.headIndex());
+            g.writeNumberField("headIndex", headIndex);
             g.writeStringField("chainBefore", r.chainBefore());
             g.writeStringField("chainAfter", r.chainAfter());
             g.writeNumberField("excerpts", r.excerpts());
@@ -303,7 +451,7 @@ public final class JournalCompaction {
         }
     }
 
-    private static void recoverLocked(Path journalDir) {
+    static void recoverLocked(Path journalDir) {
         Path copy = sibling(journalDir, ".compacting");
         Path old = sibling(journalDir, ".precompact");
         try {
@@ -326,7 +474,7 @@ public final class JournalCompaction {
     }
 
     /** Two renames, each atomic: the old journal aside, the copy into its place; then the old one goes. */
-    private static void swap(Path journalDir, Path copy) {
+    static void swap(Path journalDir, Path copy) {
         Path old = sibling(journalDir, ".precompact");
         try {
             if (Files.isDirectory(journalDir)) {

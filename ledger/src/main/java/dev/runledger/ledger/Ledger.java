@@ -94,6 +94,14 @@ public interface Ledger extends AutoCloseable {
     /** The policy applied after every completion ({@link LedgerConfig.Builder#retention}), and its last run. */
     RetentionStatus retentionStatus();
 
+    /**
+     * Compacts the journal while appends go on (see {@link JournalCompaction}): the bulk is copied
+     * beside it, then appends wait while the tail is copied and the copy is swapped in. Readers of this
+     * journal follow by themselves; readers in other processes must reopen it. With {@code force},
+     * registered readers that have not passed a deletion do not hold its run back.
+     */
+    JournalCompaction.Result compact(boolean force);
+
     /** The configured retention policy (null if none) and what it did last. */
     record RetentionStatus(RetentionPolicy policy, java.time.Instant lastRun, int lastDeleted, long totalDeleted) {
     }

@@ -17,6 +17,7 @@ public final class LedgerConfig {
     private final boolean refuseAppendsAfterLoss;
     private final java.time.Duration sealInterval;
     private final RetentionPolicy retention;
+    private final double compactWhenDead;
 
     private LedgerConfig(Builder b) {
         this.journalDirectory = b.journalDirectory;
@@ -27,6 +28,7 @@ public final class LedgerConfig {
         this.refuseAppendsAfterLoss = b.refuseAppendsAfterLoss;
         this.sealInterval = b.sealInterval;
         this.retention = b.retention;
+        this.compactWhenDead = b.compactWhenDead;
     }
 
     /** True: a journal found missing events refuses appends until {@code runledger repair --accept-loss}. */
@@ -34,12 +36,17 @@ public final class LedgerConfig {
         return refuseAppendsAfterLoss;
     }
 
-    /** How often the ledger extends its seal over new appends (besides at every sync and at close). */
     /** The retention policy applied at open and after every completion, or null. */
     public RetentionPolicy retention() {
         return retention;
     }
 
+    /** The share of the journal's events belonging to deleted runs past which it is compacted online; 0: never. */
+    public double compactWhenDead() {
+        return compactWhenDead;
+    }
+
+    /** How often the ledger extends its seal over new appends (besides at every sync and at close). */
     public java.time.Duration sealInterval() {
         return sealInterval;
     }
@@ -83,6 +90,7 @@ public final class LedgerConfig {
         private boolean refuseAppendsAfterLoss;
         private java.time.Duration sealInterval = java.time.Duration.ofSeconds(1);
         private RetentionPolicy retention;
+        private double compactWhenDead;
 
         private Builder(Path journalDirectory) {
             this.journalDirectory = Objects.requireNonNull(journalDirectory, "journalDirectory");
@@ -103,17 +111,30 @@ public final class LedgerConfig {
             return this;
         }
 
-        /**
-         * Strict mode: when opening finds events missing (the journal is shorter than its seal), refuse
-         * appends until a person runs {@code runledger repair --journal DIR --accept-loss}. By default the
-         * loss is reported and appending goes on, so a robot needs no person at boot.
-         */
         /** Applies {@code policy} when the ledger opens and on a background thread after every completion. */
         public Builder retention(RetentionPolicy policy) {
             this.retention = policy;
             return this;
         }
 
+        /**
+         * Compacts the journal online, on a background thread, once more than {@code share} (between 0 and 1,
+         * exclusive; 0 turns it off) of its events belong to deleted runs: checked at open and after deletions,
+         * at most once a minute.
+         */
+        public Builder compactWhenDead(double share) {
+            if (!(share >= 0 && share < 1)) {
+                throw new IllegalArgumentException("compactWhenDead must be a share in [0, 1) but was " + share);
+            }
+            this.compactWhenDead = share;
+            return this;
+        }
+
+        /**
+         * Strict mode: when opening finds events missing (the journal is shorter than its seal), refuse
+         * appends until a person runs {@code runledger repair --journal DIR --accept-loss}. By default the
+         * loss is reported and appending goes on, so a robot needs no person at boot.
+         */
         public Builder refuseAppendsAfterLoss(boolean refuse) {
             this.refuseAppendsAfterLoss = refuse;
             return this;

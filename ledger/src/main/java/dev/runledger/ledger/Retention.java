@@ -117,6 +117,14 @@ final class Retention {
         }
     }
 
+    /** Forgets everything: after a compaction the dead events are gone, and the next {@link #catchUp} rescans. */
+    void reset() {
+        runs.clear();
+        scanned = Journal.NONE;
+        liveEvents = 0;
+        deadEvents = 0;
+    }
+
     long liveEvents() {
         return liveEvents;
     }

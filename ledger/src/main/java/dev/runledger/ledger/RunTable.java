@@ -80,6 +80,20 @@ final class RunTable {
         }
     }
 
+    /**
+     * Forgets deleted runs a compaction dropped from the journal (run id -> the index of the deletion it
+     * dropped): a ledger opened on it afresh would not know them either, and an erased run's id must not
+     * reach the next snapshot. A run created again after that deletion is kept, whatever its state.
+     */
+    void forgetDropped(Map<String, Long> deletions) {
+        deletions.forEach((runId, deletedAt) -> {
+            RunState s = runs.get(runId);
+            if (s != null && s.phase == RunLifecycle.Phase.DELETED && s.phaseIndex == deletedAt) {
+                runs.remove(runId);
+            }
+        });
+    }
+
     /** Saves the table for the next open; a failure costs that open a full scan, nothing else. */
     void saveSnapshot(ChronicleJournal journal) {
         long head = journal.headIndex();

@@ -15,6 +15,7 @@ final class Sealer {
 
     private final ChronicleJournal journal;
     private long index;
+    // set by restart(), which the constructor calls
     private long events;
     private JournalAudit.Chain chain;
     private Seal last;
@@ -22,6 +23,11 @@ final class Sealer {
     /** Continues from {@code trusted}, a seal the journal was found to agree with; null starts from the beginning. */
     Sealer(ChronicleJournal journal, Seal trusted) {
         this.journal = journal;
+        restart(trusted);
+    }
+
+    /** Continues from {@code trusted} (null: from the beginning); a compaction swapped in a journal with a new chain. */
+    synchronized void restart(Seal trusted) {
         if (trusted != null) {
             index = trusted.index();
             events = trusted.events();
@@ -29,7 +35,9 @@ final class Sealer {
             last = trusted;
         } else {
             index = Journal.NONE;
+            events = 0;
             chain = new JournalAudit.Chain(journal.id());
+            last = null;
         }
     }
 

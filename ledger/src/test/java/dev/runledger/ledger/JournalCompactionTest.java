@@ -268,7 +268,7 @@ class JournalCompactionTest {
         System.out.println("compaction kill trials: " + compacted + " of 20 had finished (a whole run took " + fullMillis + " ms)");
     }
 
-    private static void copyTree(Path from, Path to) throws IOException {
+    static void copyTree(Path from, Path to) throws IOException {
         try (Stream<Path> files = Files.walk(from)) {
             for (Path f : (Iterable<Path>) files::iterator) {
                 Path target = to.resolve(from.relativize(f).toString());

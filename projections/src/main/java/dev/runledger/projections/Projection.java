@@ -21,6 +21,13 @@ public interface Projection extends AutoCloseable {
     /** Read-your-writes: waits until {@code index} is applied; false if {@code timeout} passes first. */
     boolean awaitApplied(long index, Duration timeout) throws InterruptedException;
 
+    /**
+     * Waits until the projection has followed the journal's compactions up to {@code compactions}
+     * ({@link dev.runledger.ledger.Journal#compactions()}): nothing of the runs they dropped is left in its
+     * file or WAL. False if {@code timeout} passes first.
+     */
+    boolean awaitTidied(long compactions, Duration timeout) throws InterruptedException;
+
     ProjectionStatus status();
 
     /** Stops the projector after its current batch (committed with its checkpoint) and closes the file. */

@@ -28,6 +28,10 @@ final class Projector implements Runnable {
 
         /** A batch failed: {@code fatal} when the projector stops, otherwise it retries (unless told to stop). */
         void failed(Throwable error, boolean fatal);
+
+        /** The projection holds nothing of the runs the journal's compactions up to {@code compactions} dropped. */
+        default void tidied(long compactions) {
+        }
     }
 
     /** Opens the projector's writer connection; called again after a failure, since a failed connection can lie. */
@@ -51,6 +55,8 @@ final class Projector implements Runnable {
     private long positionRecordedNanos;
     private long positionRecorded = Long.MIN_VALUE;
     private boolean positionWarned;
+    /** The journal's compaction count this projection last tidied after (see {@link #tidyAfterCompaction}). */
+    private long tidied;
 
     /** Opens its first writer now (so a file that cannot be opened fails the caller); closes it when {@link #run()} ends. */
     Projector(ProjectionConfig config, WriterFactory writers, ProjectionMetrics metrics, long checkpoint, Listener listener)
@@ -154,14 +160,31 @@ final class Projector implements Runnable {
                 + " dropped from the journal", config.name(), gone.size());
     }
 
+    /**
+     * The journal was compacted while open: the tombstones of runs it dropped go, and the WAL is emptied,
+     * since its older page images still hold their rows (the file itself was zeroed by secure_delete).
+     */
+    private void tidyAfterCompaction() throws SQLException {
+        long compactions = journal.compactions();
+        forgetCompactedDeletions();
+        if (!Sqlite.truncateWal(config.database(), java.time.Duration.ofSeconds(5))) {
+            org.slf4j.LoggerFactory.getLogger(Projector.class).warn("projection {} - readers kept the WAL busy for 5 s;"
+                    + " deleted rows' older page images stay in it until the next checkpoint", config.name());
+        }
+        tidied = compactions;
+        listener.tidied(compactions);
+    }
+
     @Override
     public void run() {
         String worker = Thread.currentThread().getName();
+        tidied = journal.compactions();
         try {
             forgetCompactedDeletions();
         } catch (SQLException | RuntimeException e) {
             config.failureHandler().onFailure(worker, "cannot forget the deletions compaction dropped; they stay", e);
         }
+        listener.tidied(tidied);
         JournalReader reader = journal.readAfter(applied);
         long lastLagCheck = 0;
         long backoffMillis = 100;
@@ -171,10 +194,15 @@ final class Projector implements Runnable {
                     if (engine == null) {
                         reopenWriter(); // the last attempt to reopen failed: try again
                     }
+                    if (journal.compactions() != tidied) {
+                        tidyAfterCompaction();
+                    }
                     JournalEntry entry = reader.next(config.pollInterval());
                     if (entry != null) {
                         batch(reader, entry);
                         backoffMillis = 100;
+                    } else {
+                        recordPosition(); // idle: a compaction waiting for this reader need not wait a second more
                     }
                     long now = System.nanoTime();
                     if (entry == null || now - lastLagCheck > 100_000_000L) {

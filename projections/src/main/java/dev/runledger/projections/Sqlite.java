@@ -41,6 +41,30 @@ final class Sqlite {
     }
 
     /**
+     * Folds the WAL into the file and empties it, so that page images written before a deletion (which
+     * still hold the deleted rows) are gone from the disk. A reader in the middle of a long read keeps
+     * the WAL in use: retried for up to {@code patience}; true once the WAL is empty.
+     */
+    static boolean truncateWal(Path file, java.time.Duration patience) throws SQLException {
+        long deadline = System.nanoTime() + patience.toNanos();
+        SQLiteConfig config = new SQLiteConfig();
+        config.setBusyTimeout(1_000);
+        try (Connection c = config.createConnection("jdbc:sqlite:" + file); Statement st = c.createStatement()) {
+            while (true) {
+                try (ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
+                    if (rs.next() && rs.getInt(1) == 0) {
+                        return true;
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    return false;
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+            }
+        }
+    }
+
+    /**
      * A file nobody reads until it is renamed into place: no journal, no syncs while loading (one
      * fsync happens before the rename), exclusive locking.
      */

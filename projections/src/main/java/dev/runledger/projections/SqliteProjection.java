@@ -33,6 +33,8 @@ final class SqliteProjection implements Projection {
     /** Resolves the current pool per call, so queries follow a swap (or fail 503-style before the first file). */
     private final RunQueries queries = new DelegatingQueries(() -> new SqliteRunQueries(pool()));
     private volatile long appliedIndex = Journal.NONE;
+    /** The journal's compactions the projector has followed (guarded by appliedMonitor). */
+    private long tidiedCompactions;
     private volatile ProjectionStatus.State state = ProjectionStatus.State.RUNNING;
     private volatile String lastError;
     private volatile Instant degradedSince;
@@ -142,6 +144,14 @@ final class SqliteProjection implements Projection {
                     degradedSince = null;
                 }
                 publish(lastIndex);
+            }
+
+            @Override
+            public void tidied(long compactions) {
+                synchronized (appliedMonitor) {
+                    tidiedCompactions = compactions;
+                    appliedMonitor.notifyAll();
+                }
             }
 
             @Override
@@ -275,6 +285,21 @@ final class SqliteProjection implements Projection {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (appliedMonitor) {
             while (appliedIndex < index) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || !running) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(appliedMonitor, left);
+            }
+            return true;
+        }
+    }
+
+    @Override
+    public boolean awaitTidied(long compactions, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (appliedMonitor) {
+            while (tidiedCompactions < compactions) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0 || !running) {
                     return false;

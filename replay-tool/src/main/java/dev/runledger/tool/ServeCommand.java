@@ -55,9 +55,9 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     RetentionOptions retention;
 
-    @Option(names = "--compact-when-dead", paramLabel = "P%", description = "Before serving, compact the journal if at"
-            + " least P% of its events belong to deleted runs (e.g. 50%). Checked at start only: a running serve does not"
-            + " compact.")
+    @Option(names = "--compact-when-dead", paramLabel = "P%", description = "Compact the journal while serving once at"
+            + " least P% of its events belong to deleted runs (e.g. 50%): checked at start and after deletions, at most one"
+            + " compaction a minute. Appends wait only for the compaction's tail and swap.")
     String compactWhenDead;
 
     @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body.")
@@ -126,16 +126,8 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         double threshold = compactionThreshold();
-        if (threshold > 0) {
-            double dead = dev.runledger.ledger.JournalCompaction.deadShare(journal.journal);
-            if (dead >= threshold) {
-                System.err.printf(java.util.Locale.ROOT, "serve: %.0f%% of the journal's events belong to deleted runs"
-                        + " (--compact-when-dead %s): compacting before serving%n", dead * 100, compactWhenDead);
-                CompactCommand.print(dev.runledger.ledger.JournalCompaction.compact(journal.journal, false), false);
-            }
-        }
         ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token()).tls(tls())
-                .retention(retention.policy())
+                .retention(retention.policy()).compactWhenDead(Math.max(0, threshold))
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
                 .build();
         RunLedgerServer server = RunLedgerServer.start(config);

@@ -38,9 +38,11 @@ final class EventsEndpoint {
      */
     private final Semaphore ingest = new Semaphore(1, true);
     private final BodyBudget budget;
+    private final Eraser eraser;
 
-    EventsEndpoint(Ledger ledger, MeterRegistry registry, ServerConfig config, Counter tooSlow) {
+    EventsEndpoint(Ledger ledger, MeterRegistry registry, ServerConfig config, Counter tooSlow, Eraser eraser) {
         this.ledger = ledger;
+        this.eraser = eraser;
         this.config = config;
         this.tooSlow = tooSlow;
         this.budget = new BodyBudget(config.bodyBudgetBytes());
@@ -70,8 +72,9 @@ final class EventsEndpoint {
 
     /**
      * {@code DELETE /runs/{id}}: appends {@code run.deleted} (reason {@code user}) and answers its journal
-     * index, so a client can read its own deletion with {@code minIndex}. {@code ?erase=true} is refused
-     * while compaction is offline only: the run's bytes would stay in the journal, and "erased" must mean gone.
+     * index, so a client can read its own deletion with {@code minIndex}. With {@code ?erase=true} the
+     * deletion has reason {@code erase} and the answer waits until the run's bytes are gone ({@link Eraser});
+     * a run deleted before may be erased too.
      */
     void delete(Exchange e, String runId) throws IOException {
         for (String name : e.query.keySet()) {
@@ -79,14 +82,20 @@ final class EventsEndpoint {
                 throw HttpError.badRequest("unknown parameter " + name + " (DELETE /runs/{id} takes erase)");
             }
         }
-        if ("true".equals(e.param("erase"))) {
-            throw new HttpError(501, "EraseUnavailable", "erasing a run compacts the journal, which a running server"
-                    + " cannot do yet: DELETE without erase=true deletes the run from every query (its events stay in the"
-                    + " journal), and with the server stopped, runledger erase --journal DIR --run ID --db FILE erases it");
+        String eraseParam = e.param("erase");
+        if (eraseParam != null && !eraseParam.equals("true") && !eraseParam.equals("false")) {
+            throw HttpError.badRequest("erase must be true or false but was " + Exchange.abbreviate(eraseParam));
+        }
+        boolean erase = "true".equals(eraseParam);
+        if (erase && eraser.phase(runId) == dev.runledger.ledger.RunLifecycle.Phase.DELETED) {
+            // Deleted before, not erased: its deletion is at or below the head, which the projection is brought to.
+            eraser.erase(e, runId, ledger.journal().headIndex(), false);
+            return;
         }
         long index;
         try {
-            index = appendInTurn(List.of(new RunEvent.RunDeleted(runId, RunEvent.RunDeleted.USER)));
+            index = appendInTurn(List.of(new RunEvent.RunDeleted(runId, erase ? RunEvent.RunDeleted.ERASE
+                    : RunEvent.RunDeleted.USER)));
         } catch (RejectedEventException rejected) {
             throw new HttpError(rejected.reason() == RejectedEventException.Reason.UNKNOWN_RUN ? 404 : 409, "EventRejected",
                     rejected.detail(), null, null);
@@ -95,7 +104,11 @@ final class EventsEndpoint {
         } catch (JournalFullException full) {
             throw new HttpError(507, "JournalFull", full.getMessage());
         }
-        answerAppended(e, index, 1);
+        if (erase) {
+            eraser.erase(e, runId, index, true);
+        } else {
+            answerAppended(e, index, 1);
+        }
     }
 
     /** Appends {@code events}, one request's batch at a time (see {@link #ingest}). */

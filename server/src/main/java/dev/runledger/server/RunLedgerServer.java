@@ -59,6 +59,7 @@ public final class RunLedgerServer implements AutoCloseable {
     private final JvmGcMetrics gcMetrics;
     private final Ledger ledger;
     private final Projection projection;
+    private final Eraser eraser;
     private final Server jetty;
     private final ServerConnector connector;
     private final ConnectionDeadlines deadlines;
@@ -90,7 +91,7 @@ public final class RunLedgerServer implements AutoCloseable {
         gcMetrics = new JvmGcMetrics();
         gcMetrics.bindTo(registry);
         Ledger openedLedger = Ledger.open(LedgerConfig.builder(config.journal()).meterRegistry(registry)
-                .retention(config.retention()).build());
+                .retention(config.retention()).compactWhenDead(config.compactWhenDead()).build());
         Projection openedProjection;
         try {
             openedProjection = Projection.open(ProjectionConfig.builder(config.database(), openedLedger.journal())
@@ -116,7 +117,8 @@ public final class RunLedgerServer implements AutoCloseable {
         jetty.setHandler(new Dispatch());
         jetty.setStopTimeout(0); // our close() already let requests finish; Jetty's stop just closes
 
-        EventsEndpoint events = new EventsEndpoint(ledger, registry, config, slowClients("body"));
+        eraser = new Eraser(ledger, projection);
+        EventsEndpoint events = new EventsEndpoint(ledger, registry, config, slowClients("body"), eraser);
         RunsEndpoint runs = new RunsEndpoint(projection, config);
         routes = new Routes()
                 .add("POST", "/events", (e, p) -> events.handle(e))
@@ -402,6 +404,7 @@ public final class RunLedgerServer implements AutoCloseable {
     }
 
     private void closeStores() {
+        eraser.close();
         projection.close();
         ledger.close();
         gcMetrics.close();

@@ -31,6 +31,7 @@ public final class ServerConfig {
     private final int minBodyBytesPerSecond;
     private final Tls tls;
     private final dev.runledger.ledger.RetentionPolicy retention;
+    private final double compactWhenDead;
     private final boolean loopback;
 
     /**
@@ -72,11 +73,17 @@ public final class ServerConfig {
         this.minBodyBytesPerSecond = b.minBodyBytesPerSecond;
         this.tls = b.tls;
         this.retention = b.retention;
+        this.compactWhenDead = b.compactWhenDead;
     }
 
     /** Whether {@link #bind()} is a loopback address (resolved once, when the configuration was built). */
     public boolean loopback() {
         return loopback;
+    }
+
+    /** The share of dead events (of deleted runs) past which the ledger compacts the journal while serving; 0: never. */
+    public double compactWhenDead() {
+        return compactWhenDead;
     }
 
     /** The retention policy the ledger applies after every completion, or null to keep every run. */
@@ -208,6 +215,7 @@ public final class ServerConfig {
         private int minBodyBytesPerSecond = 4 * 1024;
         private Tls tls;
         private dev.runledger.ledger.RetentionPolicy retention;
+        private double compactWhenDead;
 
         private Builder(Path journal, Path database) {
             this.journal = Objects.requireNonNull(journal, "journal");
@@ -333,6 +341,15 @@ public final class ServerConfig {
                 throw new IllegalArgumentException("minBodyBytesPerSecond must be at least 0 but was " + n);
             }
             this.minBodyBytesPerSecond = n;
+            return this;
+        }
+
+        /** See {@link dev.runledger.ledger.LedgerConfig.Builder#compactWhenDead}. */
+        public Builder compactWhenDead(double share) {
+            if (!(share >= 0 && share < 1)) {
+                throw new IllegalArgumentException("compactWhenDead must be a share in [0, 1) but was " + share);
+            }
+            this.compactWhenDead = share;
             return this;
         }
 

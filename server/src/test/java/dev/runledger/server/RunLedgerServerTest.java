@@ -6,6 +6,7 @@ import dev.runledger.ledger.RunEvent;
 import dev.runledger.ledger.TestEvents;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
@@ -16,8 +17,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -459,19 +462,78 @@ class RunLedgerServerTest {
     }
 
     @Test
-    void shouldDeleteARunOnRequestAndRefuseToCallItErasedWhileItsEventsRemain() throws Exception {
+    void shouldDeleteARunOnRequest() throws Exception {
         start(config());
         lastIndex(post(ndjson(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"))));
 
-        HttpResponse<String> erase = send("DELETE", "/runs/r-1?erase=true");
-        assertThat(erase.statusCode()).isEqualTo(501);
-        assertThat(erase.body()).contains("EraseUnavailable").contains("runledger erase --journal");
         HttpResponse<String> deleted = send("DELETE", "/runs/r-1");
         assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(200);
         assertThat(get("/runs/r-1?minIndex=" + lastIndex(deleted)).statusCode()).isEqualTo(404);
         assertThat(send("DELETE", "/runs/r-1").statusCode()).as("already deleted").isEqualTo(409);
         assertThat(send("DELETE", "/runs/nobody").statusCode()).isEqualTo(404);
+        assertThat(send("DELETE", "/runs/r-1?erase=maybe").statusCode()).isEqualTo(400);
         assertThat(send("PUT", "/runs/r-1").headers().firstValue("Allow")).hasValue("GET, DELETE");
+    }
+
+    /** Every file under {@code root} that holds {@code marker}, read byte for byte. */
+    private static List<Path> filesHolding(Path root, String marker) throws java.io.IOException {
+        byte[] needle = marker.getBytes(StandardCharsets.UTF_8);
+        List<Path> hits = new ArrayList<>();
+        try (var files = java.nio.file.Files.walk(root)) {
+            for (Path f : (Iterable<Path>) files.filter(java.nio.file.Files::isRegularFile)::iterator) {
+                byte[] content = java.nio.file.Files.readAllBytes(f);
+                outer:
+                for (int i = 0; i + needle.length <= content.length; i++) {
+                    for (int j = 0; j < needle.length; j++) {
+                        if (content[i + j] != needle[j]) {
+                            continue outer;
+                        }
+                    }
+                    hits.add(f);
+                    break;
+                }
+            }
+        }
+        return hits;
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void shouldEraseARunWhileServingSoThatNoByteOfItIsLeftInTheDataDirectory() throws Exception {
+        start(config());
+        String marker = "ERASE-ME-" + java.util.UUID.randomUUID();
+        String markedRun = "run-" + marker;
+        List<RunEvent> events = new ArrayList<>();
+        events.add(TestEvents.created(markedRun));
+        for (int c = 0; c < 50; c++) {
+            events.add(new RunEvent.CommandRecorded(markedRun, TestEvents.commandJson("c-" + c, "aspirate", "succeeded")
+                    .replace("\"notes\":[]", "\"notes\":[\"" + marker + "\"]")));
+        }
+        post(ndjson(events.toArray(RunEvent[]::new)));
+        long kept = lastIndex(post(ndjson(TestEvents.created("kept"), TestEvents.command("kept", "c-1", "queued"))));
+        assertThat(get("/runs/" + markedRun + "/commands?minIndex=" + kept).body()).contains(marker);
+        assertThat(filesHolding(dir, marker)).isNotEmpty();
+
+        HttpResponse<String> erased = send("DELETE", "/runs/" + markedRun + "?erase=true");
+        assertThat(erased.statusCode()).as(erased.body()).isEqualTo(200);
+        assertThat(erased.body()).contains("\"erased\":true", "\"droppedRuns\":1", "\"appended\":1");
+
+        assertThat(filesHolding(dir, marker)).as("files of the running server that still hold the run").isEmpty();
+        long after = lastIndex(post(ndjson(TestEvents.command("kept", "c-2", "queued"))));
+        assertThat(after).as("indexes never go backwards").isGreaterThan(kept);
+        assertThat(get("/runs/kept/commands?minIndex=" + after).body()).contains("c-1", "c-2");
+        assertThat(get("/runs/" + markedRun).statusCode()).isEqualTo(404);
+        assertThat(send("DELETE", "/runs/" + markedRun + "?erase=true").statusCode()).as("gone, not even a tombstone")
+                .isEqualTo(404);
+        // A run deleted earlier without erase can be erased later.
+        post(ndjson(TestEvents.created("later"), TestEvents.command("later", "c-1", "queued")));
+        assertThat(send("DELETE", "/runs/later").statusCode()).isEqualTo(200);
+        HttpResponse<String> late = send("DELETE", "/runs/later?erase=true");
+        assertThat(late.statusCode()).as(late.body()).isEqualTo(200);
+        assertThat(late.body()).contains("\"appended\":0", "\"droppedRuns\":1");
+        String metrics = get("/metrics").body();
+        assertThat(metric(metrics, "ledger_compaction_appends_held_seconds_count")).isEqualTo(2);
+        assertThat(metric(metrics, "ledger_compaction_dropped_total")).isEqualTo(52 + 3); // creation, 50 commands and deletion; then 3
     }
 
     @Test
