@@ -54,6 +54,7 @@ public final class JournalCompaction {
     private static final Set<EventType> LIFECYCLE = Set.of(EventType.RUN_CREATED, EventType.RUN_DELETED);
     /** The online copy catches up with appends until one pass copies fewer excerpts than this; the rest waits. */
     private static final long TAIL_EXCERPTS = 2_000;
+    private static final int MAX_CATCH_UP_PASSES = 8;
 
     /**
      * What a compaction did. {@code appendsHeld} is how long appends waited for it: the tail and the swap
@@ -119,10 +120,14 @@ public final class JournalCompaction {
         Path journalDir = source.directory();
         try (ExclusiveFileLock swapLock = lockCompaction(journalDir);
              Copy c = new Copy(source, force, start)) {
+            // Each pass copies what was appended during the last. Appends faster than the copy never leave a
+            // short tail: after a few passes the tail is taken as it is, with appends held for longer.
             long copied;
+            int passes = 0;
             do {
                 copied = c.copyAll(false);
-            } while (copied >= TAIL_EXCERPTS);
+            } while (copied >= TAIL_EXCERPTS && ++passes < MAX_CATCH_UP_PASSES);
+            c.syncBulk(); // so that the sync with appends held writes only the tail
             Swapped swapped = holdingAppends.run(chainBefore -> {
                 long held = System.nanoTime();
                 c.copyAll(false);
@@ -301,6 +306,15 @@ public final class JournalCompaction {
             return true;
         }
 
+        /** Flushes what the copy holds so far to disk (Linux's fsync writes a mapped file's dirty pages too). */
+        void syncBulk() {
+            try {
+                syncFiles(copy);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot compact " + journalDir + ": " + e.getMessage(), e);
+            }
+        }
+
         /**
          * Seals, syncs and marks the copy complete, with everything else the directory holds; the caller swaps.
          * {@code chainBefore}: the old journal's chain head, or null if {@link #copyAll} hashed it.
@@ -405,6 +419,7 @@ public final class JournalCompaction {
             g.writeNumberField("droppedRuns", r.droppedRuns());
             g.writeNumberField("bytesBefore", r.bytesBefore());
             g.writeNumberField("bytesAfter", r.bytesAfter());
+            g.writeNumberField("millis", r.took().toMillis());
             g.writeEndObject();
         }
         return out.toString();

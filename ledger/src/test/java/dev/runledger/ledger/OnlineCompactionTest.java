@@ -83,6 +83,7 @@ class OnlineCompactionTest {
                             for (int c = 0; c < 20; c++) {
                                 RunEvent cmd = TestEvents.command(runId, "c-" + c, "succeeded");
                                 acknowledged.put(ledger.append(cmd), NdjsonCodec.encodeToString(cmd));
+                                java.util.concurrent.locks.LockSupport.parkNanos(20_000); // an engine's pace, not a flood
                             }
                             if (r % 3 == 0) { // some die during the compactions; the next compaction drops them
                                 ledger.append(TestEvents.completed(runId));

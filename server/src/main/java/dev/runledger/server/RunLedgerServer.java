@@ -350,6 +350,9 @@ public final class RunLedgerServer implements AutoCloseable {
                 g.writeNumberField("lastDeleted", retention.lastDeleted());
             }
             g.writeNumberField("deleted", retention.totalDeleted());
+            if (config.compactWhenDead() > 0) {
+                g.writeStringField("compactWhenDead", Math.round(config.compactWhenDead() * 100) + "%");
+            }
             g.writeEndObject();
             g.writeObjectFieldStart("projection");
             g.writeStringField("file", config.database().toString());
