@@ -425,17 +425,21 @@ final class ChronicleJournal implements Journal {
      * Replaces the journal's files with the compacted copy in {@code copy} (complete, synced, marked) while
      * the journal stays open: waits for every reader to finish the excerpt it is reading, closes their
      * tailers and the queue, swaps the directories and opens the copy. Readers reopen at their own position
-     * on their next read. Appenders must be closed by the caller first, and made anew after.
+     * on their next read. Appenders must be closed by the caller first, and made anew after. The old files
+     * are left in {@code DIR.precompact} for the caller to delete once appends flow again.
      */
-    void swapIn(Path copy) {
+    void swapIn(Path copy, java.util.function.Consumer<String> lap) {
         swapLock.writeLock().lock();
         try {
+            lap.accept("readers paused");
             for (ChronicleReader r : readers) {
                 r.closeTailer();
             }
             queue.close();
+            lap.accept("queue closed");
             try {
-                JournalCompaction.swap(directory, copy);
+                JournalCompaction.swap(directory, copy, false); // the caller deletes the old files, appends flowing
+                lap.accept("renamed");
             } catch (RuntimeException e) {
                 // The caller holds the compaction lock: finish or undo the swap, so one whole journal is there.
                 JournalCompaction.recoverLocked(directory);
@@ -443,6 +447,7 @@ final class ChronicleJournal implements Journal {
             } finally {
                 queue = SingleChronicleQueueBuilder.binary(directory).build();
                 compactions++;
+                lap.accept("reopened");
             }
         } finally {
             swapLock.writeLock().unlock();

@@ -182,9 +182,13 @@ final class ChronicleLedger implements Ledger {
                     sealer.sealTo(journal.headIndex(), false); // the long part of the chain, while appends go on
                     synchronized (retention) {
                         lock.lock();
+                        long held = System.nanoTime();
                         try {
                             ensureOpen();
-                            return swapHeld(lastStep);
+                            JournalCompaction.Swapped s = swapHeld(lastStep);
+                            // All of it: the seal's tail and the appender's renewal as well as the copy's tail and swap.
+                            return new JournalCompaction.Swapped(s.result().withAppendsHeld(
+                                    java.time.Duration.ofNanos(System.nanoTime() - held)), s.appendLock(), s.droppedDeletions());
                         } finally {
                             lock.unlock();
                         }
@@ -202,7 +206,7 @@ final class ChronicleLedger implements Ledger {
     /** The part of an online compaction appends wait for: the tail is copied, the copy swapped in, the appender renewed. */
     private JournalCompaction.Swapped swapHeld(java.util.function.Function<String, JournalCompaction.Swapped> lastStep) {
         synchronized (sealer) {
-            Seal head = sealer.sealTo(journal.headIndex(), false); // what was appended since the call above
+            String head = sealer.chainTo(journal.headIndex()); // what was appended since the seal above; no file written
             if (durability instanceof Durability.Sync && unsyncedEvents > 0) {
                 syncNow(); // acknowledged as synced: it must be in the copy's synced files too
             }
@@ -210,7 +214,7 @@ final class ChronicleLedger implements Ledger {
             appender.close();
             JournalCompaction.Swapped swapped;
             try {
-                swapped = lastStep.apply(head == null ? null : head.chainHex());
+                swapped = lastStep.apply(head);
             } finally {
                 appender = journal.createAppender(); // on the new queue, or on the old one reopened if the swap failed
                 appenderOwner = Thread.currentThread();

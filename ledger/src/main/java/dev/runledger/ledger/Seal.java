@@ -30,6 +30,11 @@ record Seal(String journalId, long index, long events, byte[] chain, boolean dur
     }
 
     void write(Path dir) throws IOException {
+        write(dir, true);
+    }
+
+    /** Without {@code sync} the caller syncs the directory's files itself (a compaction's copy, in one pass). */
+    void write(Path dir, boolean sync) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(128);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeInt(MAGIC);
@@ -51,7 +56,9 @@ record Seal(String journalId, long index, long events, byte[] chain, boolean dur
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ch.write(java.nio.ByteBuffer.wrap(content));
-            ch.force(true);
+            if (sync) {
+                ch.force(true);
+            }
         }
         Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }

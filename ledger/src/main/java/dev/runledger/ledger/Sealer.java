@@ -41,24 +41,21 @@ final class Sealer {
         }
     }
 
+    /**
+     * Extends the chain to {@code upTo} without writing a seal, returning the chain head (hex) there, or
+     * null for an empty journal: what a compaction records as the head of the journal it replaces.
+     */
+    synchronized String chainTo(long upTo) {
+        extend(upTo);
+        return index == Journal.NONE ? null : java.util.HexFormat.of().formatHex(chain.head());
+    }
+
     /** Extends the chain to {@code upTo} (inclusive, or as far as the journal reads) and writes the seal. */
     synchronized Seal sealTo(long upTo, boolean durable) {
         if (upTo == Journal.NONE || upTo <= index && last != null && last.durable() == durable) {
             return last;
         }
-        if (upTo > index) {
-            long[] added = {index};
-            journal.readRaw(index, (i, buf, length) -> {
-                if (i > upTo) {
-                    return false;
-                }
-                chain.add(i, buf, length);
-                events++;
-                added[0] = i;
-                return i < upTo;
-            });
-            index = added[0];
-        }
+        extend(upTo);
         Seal seal = new Seal(journal.id(), index, events, chain.head(), durable, System.currentTimeMillis());
         try {
             seal.write(journal.directory());
@@ -68,5 +65,22 @@ final class Sealer {
                     Seal.FILE, last == null ? "the start" : Long.toString(last.index()), e);
         }
         return last;
+    }
+
+    private void extend(long upTo) {
+        if (upTo == Journal.NONE || upTo <= index) {
+            return;
+        }
+        long[] added = {index};
+        journal.readRaw(index, (i, buf, length) -> {
+            if (i > upTo) {
+                return false;
+            }
+            chain.add(i, buf, length);
+            events++;
+            added[0] = i;
+            return i < upTo;
+        });
+        index = added[0];
     }
 }
