@@ -140,6 +140,39 @@ final class ChronicleJournal implements Journal {
         }
     }
 
+    /**
+     * The bytes the journal's cycles hold, up to each cycle's last excerpt. Chronicle's cycle files are
+     * sparse and far longer (64 MiB blocks), so their length says little about the disk they take.
+     */
+    long usedBytes() {
+        var l = queueInUse();
+        try {
+            return usedBytes(queue);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    static long usedBytes(SingleChronicleQueue q) {
+        int first = q.firstCycle();
+        int last = q.lastCycle();
+        if (first == Integer.MAX_VALUE || last == Integer.MIN_VALUE || first > last) {
+            return 0;
+        }
+        long total = 0;
+        for (Long cycle : q.listCyclesBetween(first, last)) {
+            SingleChronicleQueueStore store = q.storeForCycle(cycle.intValue(), q.epoch(), false, null);
+            if (store != null) {
+                try {
+                    total += store.writePosition();
+                } finally {
+                    q.closeStore(store);
+                }
+            }
+        }
+        return total;
+    }
+
     @Override
     public long compactions() {
         return compactions;

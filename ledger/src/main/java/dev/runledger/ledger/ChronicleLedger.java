@@ -112,8 +112,9 @@ final class ChronicleLedger implements Ledger {
         this.retentionPolicy = config.retention();
         this.retentionStatus = new Ledger.RetentionStatus(retentionPolicy, null, 0, 0);
         io.micrometer.core.instrument.Gauge.builder("ledger.journal.bytes", journal,
-                        j -> JournalCompaction.cycleBytes(j.directory()))
-                .description("Size of the journal's cycle files").baseUnit("bytes").register(config.meterRegistry());
+                        j -> closed ? Double.NaN : j.usedBytes())
+                .description("Bytes the journal's cycles hold (their files are sparse and longer)").baseUnit("bytes")
+                .register(config.meterRegistry());
         for (String state : new String[] {"live", "dead"}) {
             io.micrometer.core.instrument.Gauge.builder("ledger.journal.events", this, l -> l.journalEvents(state.equals("live")))
                     .description("Events in the journal of runs now live, and of runs deleted (what compaction would drop)")

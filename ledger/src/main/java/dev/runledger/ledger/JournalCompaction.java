@@ -273,7 +273,7 @@ public final class JournalCompaction {
             this.passedByAll = force ? Long.MAX_VALUE : readers.values().stream().mapToLong(Long::longValue).min()
                     .orElse(Long.MAX_VALUE);
             this.dead = deadRuns(source, passedByAll);
-            this.bytesBefore = cycleBytes(journalDir);
+            this.bytesBefore = source.usedBytes();
             this.rollCycle = source.rollCycle();
             this.epoch = source.epoch();
             this.after = new JournalAudit.Chain(source.id());
@@ -364,6 +364,7 @@ public final class JournalCompaction {
         Result finish(String chainBefore, long start) {
             try {
                 appender.close();
+                long bytesAfter = ChronicleJournal.usedBytes(target);
                 target.close();
                 lap("close");
                 if (excerpts > 0) {
@@ -373,7 +374,6 @@ public final class JournalCompaction {
                 lap("seal");
                 copyOtherFiles();
                 lap("other files");
-                long bytesAfter = cycleBytes(copy);
                 Duration took = Duration.ofNanos(System.nanoTime() - start);
                 List<String> heldBackBy = new ArrayList<>();
                 readers.forEach((name, position) -> {
@@ -632,21 +632,6 @@ public final class JournalCompaction {
             return null;
         } catch (IOException e) {
             return null; // health reports what it can
-        }
-    }
-
-    /** The size of the journal's cycle files. */
-    static long cycleBytes(Path dir) {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.filter(f -> f.getFileName().toString().endsWith(".cq4")).mapToLong(f -> {
-                try {
-                    return Files.size(f);
-                } catch (IOException e) {
-                    return 0;
-                }
-            }).sum();
-        } catch (IOException e) {
-            return -1;
         }
     }
 

@@ -161,9 +161,10 @@ class OnlineCompactionTest {
                 }
             });
             assertThat(registry.get("ledger.compaction.appends.held").timer().count()).isEqualTo(2);
-            // Cycle files grow in large blocks, so this small journal keeps its size; the dropped events count.
             assertThat(registry.get("ledger.compaction.dropped").counter().count())
                     .isEqualTo((double) first.droppedEvents() + second.droppedEvents()).isPositive();
+            assertThat(registry.get("ledger.compaction.reclaimed").counter().count())
+                    .isEqualTo((double) first.reclaimedBytes() + second.reclaimedBytes());
             // The ledger goes on: appends land after the head, and a deleted run stays refused.
             long head = ledger.journal().headIndex();
             assertThat(ledger.append(run("after", 3))).isGreaterThan(head);
@@ -194,7 +195,9 @@ class OnlineCompactionTest {
             assertThat(held.heldBackRuns()).isEqualTo(1);
             assertThat(held.heldBackBy()).containsExactly("shipper");
             ReaderPositions.record(journalDir, "shipper", deleted);
-            assertThat(ledger.compact(false).droppedRunIds()).containsExactly("a");
+            JournalCompaction.Result dropped = ledger.compact(false);
+            assertThat(dropped.droppedRunIds()).containsExactly("a");
+            assertThat(dropped.bytesAfter()).as("bytes the cycles hold").isLessThan(dropped.bytesBefore());
         }
     }
 
