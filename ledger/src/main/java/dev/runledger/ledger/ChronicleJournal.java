@@ -215,6 +215,13 @@ final class ChronicleJournal implements Journal {
         return new ChronicleReader(this, index, true);
     }
 
+    /** As {@link #readAfter}, extending {@code chain} (the chain head at {@code index}) over every excerpt read. */
+    JournalAudit.ChainedReader readChained(long index, JournalAudit.Chain chain) {
+        ChronicleReader reader = new ChronicleReader(this, index, true);
+        reader.chain = chain;
+        return reader;
+    }
+
     @Override
     public long countBetween(long afterIndex, long toIndex) {
         if (toIndex == NONE || toIndex <= afterIndex) {
@@ -515,8 +522,10 @@ final class ChronicleJournal implements Journal {
         return "journal " + directory + " (id " + id + ")";
     }
 
-    private static final class ChronicleReader implements JournalReader {
+    private static final class ChronicleReader implements JournalAudit.ChainedReader {
         private final ChronicleJournal journal;
+        /** Extended over every excerpt read, when the reader was opened by {@link #readChained}. */
+        private JournalAudit.Chain chain;
         private final EventEncoding.Reader decoder = new EventEncoding.Reader();
         private byte[] buf = new byte[4096];
         /** Where the reader was asked to start: at or after {@code start}, or strictly after it. */
@@ -559,6 +568,14 @@ final class ChronicleJournal implements Journal {
             } else {
                 positionAtOrAfter(start);
             }
+        }
+
+        @Override
+        public String chainHex() {
+            if (chain == null) {
+                throw new IllegalStateException("this reader was not opened with JournalAudit.readChained");
+            }
+            return chain.hex();
         }
 
         /** Called by the swap (holding the write lock, so this reader is between reads). */
@@ -650,6 +667,9 @@ final class ChronicleJournal implements Journal {
                     buf = new byte[Math.max(length, buf.length * 2)];
                 }
                 bytes.read(buf, 0, length);
+                if (chain != null) {
+                    chain.add(index, buf, length);
+                }
                 if (EventEncoding.isCompacted(buf, length)) {
                     return new JournalEntry.Compacted(index);
                 }

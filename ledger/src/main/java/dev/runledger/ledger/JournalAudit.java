@@ -163,6 +163,31 @@ public final class JournalAudit {
         return chain.hex();
     }
 
+    /** A reader that also knows the journal's chain head after each entry it returned: a shipper's headers. */
+    public interface ChainedReader extends JournalReader {
+        /** The chain head (hex) after the last entry returned, or at the start position if none was yet. */
+        String chainHex();
+    }
+
+    /**
+     * Reads the entries after {@code after} ({@link Journal#NONE}: from the start), with the chain head at
+     * each. The chain up to {@code after} is computed first, by reading the journal from its start.
+     */
+    public static ChainedReader readChained(Journal journal, long after) {
+        ChronicleJournal j = chronicle(journal);
+        Chain chain = new Chain(j.id());
+        if (after != Journal.NONE) {
+            j.readRaw((i, buf, length) -> {
+                if (i > after) {
+                    return false;
+                }
+                chain.add(i, buf, length);
+                return i != after;
+            });
+        }
+        return j.readChained(after, chain);
+    }
+
     /** What {@link #runDigest} covered: the digest (hex), the run's events, and damaged excerpts met on the way. */
     public record RunDigest(String runId, String sha256, long events, long damagedExcerpts) {
     }

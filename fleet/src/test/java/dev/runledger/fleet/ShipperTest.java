@@ -1,0 +1,292 @@
+package dev.runledger.fleet;
+
+import dev.runledger.ledger.ChildJvm;
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.JournalAudit;
+import dev.runledger.ledger.JournalCompaction;
+import dev.runledger.ledger.JournalSurgery;
+import dev.runledger.ledger.Ledger;
+import dev.runledger.ledger.ReaderPositions;
+import dev.runledger.ledger.RunEvent;
+import dev.runledger.ledger.TestEvents;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The shipper against a real Kafka broker (KRaft, a child JVM from Maven Central's artifacts). */
+class ShipperTest {
+    @TempDir
+    static Path brokerDir;
+    private static KafkaBroker kafka;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startBroker() throws Exception {
+        kafka = KafkaBroker.start(brokerDir.resolve("kafka"));
+    }
+
+    @AfterAll
+    static void stopBroker() throws Exception {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    private static void appendRuns(Ledger ledger, String prefix, int runs, int commands) {
+        for (int r = 0; r < runs; r++) {
+            String runId = prefix + r;
+            List<RunEvent> batch = new ArrayList<>();
+            batch.add(TestEvents.created(runId, Map.of("robot", "flex")));
+            for (int c = 0; c < commands; c++) {
+                batch.add(TestEvents.command(runId, "c-" + c, c % 2 == 0 ? "running" : "succeeded"));
+            }
+            batch.add(TestEvents.completed(runId));
+            ledger.append(batch);
+        }
+    }
+
+    private static List<ConsumerRecord<byte[], byte[]>> records(String topic) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            TopicPartition p = new TopicPartition(topic, 0);
+            consumer.assign(List.of(p));
+            consumer.seekToBeginning(List.of(p));
+            long end = consumer.endOffsets(List.of(p)).get(p);
+            while (consumer.position(p) < end) {
+                consumer.poll(Duration.ofMillis(500)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    private static ShipperConfig.Builder config(Journal journal, String topic) {
+        return ShipperConfig.builder(journal, "robot-1", kafka.bootstrap()).topic(topic).meterRegistry(new SimpleMeterRegistry());
+    }
+
+    @Test
+    void shouldShipEveryEventInJournalOrderByteIdenticalWithItsHeadersAndResumeFromItsCheckpoint() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        try (Ledger ledger = Ledger.open(journalDir)) {
+            appendRuns(ledger, "r-", 20, 50);
+            ledger.deleteRun("r-3");
+            Journal journal = ledger.journal();
+            Shipper.Summary first;
+            try (Shipper shipper = new Shipper(config(journal, "ship-order").build())) {
+                first = shipper.run();
+            }
+            assertThat(first.events()).isEqualTo(20 * 52 + 1);
+            assertThat(first.lastIndex()).isEqualTo(journal.headIndex());
+            assertThat(ReaderPositions.read(journalDir)).containsEntry("shipper-robot-1-ship-order", journal.headIndex());
+
+            List<ConsumerRecord<byte[], byte[]>> records = records("ship-order");
+            assertThat(records).hasSize(20 * 52 + 1);
+            ConsumerRecord<byte[], byte[]> some = records.get(77);
+            long index = Long.parseLong(FleetRecord.header(some.headers(), FleetRecord.INDEX));
+            assertThat(new String(some.key(), StandardCharsets.UTF_8)).isEqualTo("robot-1");
+            assertThat(FleetRecord.header(some.headers(), FleetRecord.ROBOT)).isEqualTo("robot-1");
+            assertThat(FleetRecord.header(some.headers(), FleetRecord.JOURNAL)).isEqualTo(journal.id());
+            assertThat(FleetRecord.header(some.headers(), FleetRecord.CHAIN)).isEqualTo(JournalAudit.chainAt(journal, index));
+            try (var reader = journal.readFrom(index)) {
+                var entry = (dev.runledger.ledger.JournalEntry.Event) reader.next();
+                assertThat(new String(some.value(), StandardCharsets.UTF_8))
+                        .isEqualTo(dev.runledger.ledger.NdjsonCodec.encodeToString(entry.event()));
+            }
+
+            appendRuns(ledger, "more-", 2, 10);
+            try (Shipper again = new Shipper(config(journal, "ship-order").build())) {
+                assertThat(again.run().events()).as("only what came since the checkpoint").isEqualTo(2 * 12);
+            }
+            ShipVerifier.Report report = ShipVerifier.verify(journal, "robot-1", kafka.bootstrap(), "ship-order",
+                    journal.headIndex());
+            assertThat(report.ok()).as("%s", report).isTrue();
+            assertThat(report.duplicates()).isZero();
+            assertThat(report.events()).isEqualTo(20 * 52 + 1 + 24);
+        }
+    }
+
+    @Test
+    void shouldHoldCompactionBackUntilItHasShippedADeletion() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        try (Ledger ledger = Ledger.open(journalDir)) {
+            appendRuns(ledger, "r-", 3, 5);
+            try (Shipper shipper = new Shipper(config(ledger.journal(), "ship-hold").build())) {
+                shipper.run();
+            }
+            ledger.deleteRun("r-1");
+            JournalCompaction.Result held = ledger.compact(false);
+            assertThat(held.droppedRuns()).isZero();
+            assertThat(held.heldBackBy()).containsExactly("shipper-robot-1-ship-hold");
+            try (Shipper shipper = new Shipper(config(ledger.journal(), "ship-hold").build())) {
+                shipper.run();
+            }
+            assertThat(ledger.compact(false).droppedRunIds()).containsExactly("r-1");
+            // Shipping on after the compaction: the chain is the compacted journal's.
+            appendRuns(ledger, "after-", 1, 3);
+            try (Shipper shipper = new Shipper(config(ledger.journal(), "ship-hold").build())) {
+                assertThat(shipper.run().events()).isEqualTo(5);
+            }
+            List<ConsumerRecord<byte[], byte[]>> records = records("ship-hold");
+            ConsumerRecord<byte[], byte[]> last = records.get(records.size() - 1);
+            assertThat(FleetRecord.header(last.headers(), FleetRecord.CHAIN)).isEqualTo(JournalAudit.chainAt(ledger.journal(),
+                    ledger.journal().headIndex()));
+        }
+    }
+
+    @Test
+    void shouldShipADamagedExcerptAsDamagedNeverAsAnEvent() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        try (Ledger ledger = Ledger.open(journalDir)) {
+            appendRuns(ledger, "r-", 1, 3);
+        }
+        long damagedAt = JournalSurgery.appendTruncatedCommand(journalDir, TestEvents.command("r-0", "c-x", "succeeded"));
+        try (Ledger ledger = Ledger.open(journalDir)) {
+            appendRuns(ledger, "s-", 1, 2);
+            SimpleMeterRegistry registry = new SimpleMeterRegistry();
+            try (Shipper shipper = new Shipper(config(ledger.journal(), "ship-damaged").meterRegistry(registry).build())) {
+                assertThat(shipper.run().damaged()).isEqualTo(1);
+            }
+            assertThat(registry.get("ship.damaged").counter().count()).isEqualTo(1);
+            ConsumerRecord<byte[], byte[]> damaged = records("ship-damaged").stream()
+                    .filter(r -> FleetRecord.header(r.headers(), FleetRecord.INDEX).equals(Long.toString(damagedAt)))
+                    .findFirst().orElseThrow();
+            assertThat(damaged.value()).isEmpty();
+            assertThat(FleetRecord.header(damaged.headers(), FleetRecord.DAMAGED)).isNotBlank();
+            ShipVerifier.Report report = ShipVerifier.verify(ledger.journal(), "robot-1", kafka.bootstrap(), "ship-damaged",
+                    ledger.journal().headIndex());
+            assertThat(report.ok()).as("%s", report).isTrue();
+            assertThat(report.damaged()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    @Timeout(value = 240, unit = TimeUnit.SECONDS)
+    void shouldWaitOutABrokerStoppedForThirtySecondsAndCatchUp() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        try (KafkaBroker own = KafkaBroker.start(dir.resolve("own-kafka")); Ledger ledger = Ledger.open(journalDir)) {
+            SimpleMeterRegistry registry = new SimpleMeterRegistry();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Shipper shipper = new Shipper(ShipperConfig.builder(ledger.journal(), "robot-1", own.bootstrap())
+                    .topic("ship-outage").follow(true).meterRegistry(registry).build());
+            Thread shipping = new Thread(() -> {
+                try {
+                    shipper.run();
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            }, "test-shipper");
+            shipping.start();
+            appendRuns(ledger, "before-", 5, 20);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60))
+                    .until(() -> shipper.acknowledged() == ledger.journal().headIndex());
+
+            own.stop();
+            long outageStart = System.nanoTime();
+            while (System.nanoTime() - outageStart < TimeUnit.SECONDS.toNanos(30)) { // the robot runs on meanwhile
+                appendRuns(ledger, "during-" + (System.nanoTime() - outageStart) / 1_000_000_000L + "-", 1, 20);
+                Thread.sleep(1_000);
+            }
+            assertThat(shipper.acknowledged()).isLessThan(ledger.journal().headIndex());
+            own.restart();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(120))
+                    .until(() -> shipper.acknowledged() == ledger.journal().headIndex());
+            shipper.close();
+            shipping.join(30_000);
+            assertThat(failure.get()).isNull();
+            assertThat(registry.get("ship.retries").counter().count()).as("it resent from its checkpoint").isPositive();
+            ShipVerifier.Report report = ShipVerifier.verify(ledger.journal(), "robot-1", own.bootstrap(), "ship-outage",
+                    ledger.journal().headIndex());
+            assertThat(report.ok()).as("%s", report).isTrue();
+            System.out.println("broker outage of 30 s: " + report.events() + " events, " + report.duplicates()
+                    + " sent twice, " + (long) registry.get("ship.retries").counter().count() + " resends");
+        }
+    }
+
+    /** The child of {@link #shouldResendFromItsCheckpointWhereverItIsKilled}: ships a journal, then exits. */
+    public static void main(String[] args) throws Exception {
+        try (Journal journal = Journal.openExisting(Path.of(args[0]));
+             Shipper shipper = new Shipper(ShipperConfig.builder(journal, "robot-1", args[1]).topic(args[2]).build())) {
+            shipper.run();
+        }
+        System.out.println("shipped");
+    }
+
+    @Test
+    @Timeout(value = 300, unit = TimeUnit.SECONDS)
+    void shouldResendFromItsCheckpointWhereverItIsKilled() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        try (Ledger ledger = Ledger.open(journalDir)) {
+            appendRuns(ledger, "r-", 100, 300);
+        }
+        long fullMillis;
+        {
+            long t0 = System.nanoTime();
+            Process whole = ChildJvm.start(ShipperTest.class, dir.resolve("timed.log"), journalDir.toString(),
+                    kafka.bootstrap(), "ship-kill-timed");
+            assertThat(whole.waitFor(120, TimeUnit.SECONDS)).isTrue();
+            assertThat(whole.exitValue()).isZero();
+            fullMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        }
+        Random random = new Random(11);
+        long duplicates = 0;
+        int cut = 0;
+        try (Journal journal = Journal.openExisting(journalDir)) {
+            for (int trial = 0; trial < 20; trial++) {
+                String topic = "ship-kill-" + trial;
+                Process child = ChildJvm.start(ShipperTest.class, dir.resolve("trial-" + trial + ".log"), journalDir.toString(),
+                        kafka.bootstrap(), topic);
+                Thread.sleep(fullMillis * (30 + trial * 4) / 100 + random.nextInt(100));
+                ChildJvm.kill9(child);
+                // (The child uses the default reader name of its topic: each trial starts from nothing.)
+                long before = ReaderPositions.read(journalDir).getOrDefault("shipper-robot-1-" + topic, Journal.NONE);
+                if (before != journal.headIndex()) {
+                    cut++;
+                }
+                try (Shipper restarted = new Shipper(ShipperConfig.builder(journal, "robot-1", kafka.bootstrap()).topic(topic)
+                        .meterRegistry(new SimpleMeterRegistry()).build())) {
+                    restarted.run();
+                }
+                ShipVerifier.Report report = ShipVerifier.verify(journal, "robot-1", kafka.bootstrap(), topic, journal.headIndex());
+                assertThat(report.ok()).as("trial %d: %s", trial, report).isTrue();
+                duplicates += report.duplicates();
+                // The headers make exactly-once possible downstream: (robot, journal, index) seen once each.
+                Set<String> seen = new HashSet<>();
+                long distinct = records(topic).stream().filter(r -> seen.add(FleetRecord.header(r.headers(), FleetRecord.ROBOT)
+                        + "/" + FleetRecord.header(r.headers(), FleetRecord.JOURNAL) + "/"
+                        + FleetRecord.header(r.headers(), FleetRecord.INDEX))).count();
+                assertThat(distinct).as("trial %d", trial).isEqualTo(report.events());
+            }
+        }
+        assertThat(cut).as("kills that came before the shipper was done").isPositive();
+        System.out.println("shipper kill trials: " + cut + " of 20 cut short, " + duplicates + " records sent twice in all"
+                + " (a whole shipment took " + fullMillis + " ms)");
+        assertThat(Files.exists(journalDir)).isTrue();
+    }
+}
