@@ -60,6 +60,17 @@ final class ServeCommand implements Callable<Integer> {
             + " compaction a minute. Appends wait only for the compaction's tail and swap.")
     String compactWhenDead;
 
+    @Option(names = "--ship-to", paramLabel = "HOST:PORT", description = "Also ship the journal to this Kafka cluster,"
+            + " as runledger ship --follow does (needs --robot).")
+    String shipTo;
+
+    @Option(names = "--robot", paramLabel = "ID", description = "The robot's id for --ship-to: the key of its records.")
+    String robot;
+
+    @Option(names = "--ship-topic", defaultValue = dev.runledger.fleet.ShipperConfig.DEFAULT_TOPIC, paramLabel = "T",
+            description = "Topic for --ship-to (default: ${DEFAULT-VALUE}).")
+    String shipTopic;
+
     @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body.")
     int maxBodyBytes;
 
@@ -130,7 +141,11 @@ final class ServeCommand implements Callable<Integer> {
                 .retention(retention.policy()).compactWhenDead(Math.max(0, threshold))
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
                 .build();
+        if ((shipTo == null) != (robot == null)) {
+            throw new IllegalArgumentException("--ship-to and --robot go together: where to ship, and as which robot");
+        }
         RunLedgerServer server = RunLedgerServer.start(config);
+        Thread shipping = shipTo == null ? null : startShipper(server);
         // SIGTERM and Ctrl-C are a normal stop: handled here rather than by a shutdown hook, so the process
         // finishes its stop on this thread and exits 0 (a hook runs while the JVM already exits with 143).
         CountDownLatch stop = new CountDownLatch(1);
@@ -139,7 +154,33 @@ final class ServeCommand implements Callable<Integer> {
         }
         System.out.println("listening on " + (config.tls() == null ? "http" : "https") + "://" + bind + ":" + server.port());
         stop.await();
+        if (shipping != null) {
+            shipper.close(); // commits what it sent and writes its checkpoint
+            shipping.join(java.util.concurrent.TimeUnit.SECONDS.toMillis(30));
+        }
         server.close();
         return RunLedger.OK;
+    }
+
+    private dev.runledger.fleet.Shipper shipper;
+
+    /** The shipper of --ship-to, on its own thread, on the server's journal (it follows online compactions). */
+    private Thread startShipper(RunLedgerServer server) {
+        shipper = new dev.runledger.fleet.Shipper(dev.runledger.fleet.ShipperConfig.builder(server.journal(), robot, shipTo)
+                .topic(shipTopic).follow(true).meterRegistry(server.registry()).build());
+        Thread t = new Thread(() -> {
+            try {
+                shipper.run();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(ServeCommand.class).error("the shipper to {} stopped; serving goes on", shipTo, e);
+            }
+        }, "runledger-shipper");
+        t.setDaemon(true);
+        t.setUncaughtExceptionHandler((thread, e) -> org.slf4j.LoggerFactory.getLogger(ServeCommand.class)
+                .error("{} died", thread.getName(), e));
+        t.start();
+        return t;
     }
 }

@@ -202,6 +202,11 @@ public final class RunLedgerServer implements AutoCloseable {
         return waits.size();
     }
 
+    /** The journal the server appends to, for readers in the same process (a shipper). */
+    public dev.runledger.ledger.Journal journal() {
+        return ledger.journal();
+    }
+
     public PrometheusMeterRegistry registry() {
         return registry;
     }
