@@ -28,7 +28,7 @@ public final class BenchMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> sections = new LinkedHashSet<>(args.length == 0
-                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http", "compaction")
+                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http", "compaction", "ship")
                 : List.of(args));
         List<Row> rows = new ArrayList<>();
         System.out.printf("Run Ledger benchmarks on %d cores, %s %s, JDK %s%n", Runtime.getRuntime().availableProcessors(),
@@ -46,8 +46,9 @@ public final class BenchMain {
                 case "http" -> rows.addAll(HttpHarness.run());
                 case "http-reads" -> rows.addAll(HttpHarness.readsUnderIngest());
                 case "compaction" -> rows.addAll(CompactionHarness.robotYear());
+                case "ship" -> rows.addAll(ShipHarness.run());
                 default -> throw new IllegalArgumentException("unknown section " + section
-                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads, compaction)");
+                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads, compaction, ship)");
             }
         }
         System.out.println("\n== summary (2-core machine; each baseline measured in the same run) ==");
