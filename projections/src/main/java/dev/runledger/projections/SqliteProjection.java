@@ -282,24 +282,19 @@ final class SqliteProjection implements Projection {
 
     @Override
     public boolean awaitApplied(long index, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        synchronized (appliedMonitor) {
-            while (appliedIndex < index) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0 || !running) {
-                    return false;
-                }
-                TimeUnit.NANOSECONDS.timedWait(appliedMonitor, left);
-            }
-            return true;
-        }
+        return awaitProgress(() -> appliedIndex >= index, timeout);
     }
 
     @Override
     public boolean awaitTidied(long compactions, Duration timeout) throws InterruptedException {
+        return awaitProgress(() -> tidiedCompactions >= compactions, timeout);
+    }
+
+    /** Waits on the monitor the projector notifies after every commit and tidy-up, until {@code reached}. */
+    private boolean awaitProgress(java.util.function.BooleanSupplier reached, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (appliedMonitor) {
-            while (tidiedCompactions < compactions) {
+            while (!reached.getAsBoolean()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0 || !running) {
                     return false;
