@@ -12,7 +12,7 @@ import java.io.PrintWriter;
         description = "An event-sourced run ledger: a Chronicle Queue journal projected into SQLite.",
         subcommands = {DemoCommand.class, AppendCommand.class, ExportCommand.class, InspectCommand.class,
                 ProjectCommand.class, RebuildCommand.class, VerifyCommand.class, DigestCommand.class, RepairCommand.class, RetainCommand.class, CompactCommand.class,
-                EraseCommand.class, ShipCommand.class,
+                EraseCommand.class, ShipCommand.class, DevCommand.class,
                 QueryCommand.class,
                 ServeCommand.class,
                 CommandLine.HelpCommand.class})

@@ -69,6 +69,40 @@ class ShipCliTest extends CliTestSupport {
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void shouldRunALocalBrokerWithDevKafkaThatComesBackWithItsTopics() throws Exception {
+        Path data = dir.resolve("kafka");
+        String journal = dir.resolve("journal").toString();
+        assertThat(run(lines(TestEvents.created("r-1"), TestEvents.completed("r-1")), "append", "--journal", journal)).isZero();
+        String bootstrap = null;
+        for (int round = 0; round < 2; round++) {
+            Process broker = ChildJvm.start(RunLedger.class, dir.resolve("dev-kafka-" + round + ".log"), "dev", "kafka", "--dir",
+                    data.toString(), "--port", "0");
+            try (BufferedReader out = new BufferedReader(new InputStreamReader(broker.getInputStream(), StandardCharsets.UTF_8))) {
+                String line = out.readLine();
+                assertThat(line).as("see dev-kafka-%d.log", round).startsWith("kafka listening on 127.0.0.1:");
+                String address = line.substring("kafka listening on ".length(), line.indexOf(' ', "kafka listening on ".length()));
+                if (bootstrap != null) {
+                    assertThat(address).as("the same port again").isEqualTo(bootstrap);
+                }
+                bootstrap = address;
+                if (round == 0) {
+                    assertThat(run("", "ship", "--journal", journal, "--robot", "r", "--kafka", bootstrap, "--topic", "dev")).isZero();
+                } else {
+                    assertThat(run("", "ship", "--verify", "--journal", journal, "--robot", "r", "--kafka", bootstrap, "--topic",
+                            "dev")).as(stdout()).isZero();
+                    assertThat(stdout()).startsWith("ship --verify: OK: 2 events");
+                }
+                broker.destroy(); // SIGTERM: a clean stop
+                assertThat(broker.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                assertThat(broker.exitValue()).isZero();
+            } finally {
+                broker.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void shouldShipWhileServingWithShipTo() throws Exception {
         Path journal = dir.resolve("journal");
         Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve-ship.log"), "serve", "--journal", journal.toString(),

@@ -20,9 +20,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real single-node Kafka broker (KRaft: broker and controller in one process), run as a child JVM from
- * this JVM's class path, which holds {@code org.apache.kafka:kafka_2.13} from Maven Central: no Docker,
- * no download. Listens on 127.0.0.1 only. Its data stays in {@code dir}, so a stopped broker restarts
- * with its topics ({@link #restart()}), on the same ports.
+ * this JVM's class path, which must hold {@code org.apache.kafka:kafka_2.13} (Maven resolves it from Maven
+ * Central: no Docker, no other download). Tests, benchmarks and {@code runledger dev kafka} all start it
+ * this way. Listens on 127.0.0.1 only. Its data stays in {@code dir}, so a stopped broker restarts with
+ * its topics ({@link #restart()}, or {@link #start(Path, int)} again on the same directory), on the same ports.
  *
  * <pre>{@code
  * try (KafkaBroker kafka = KafkaBroker.start(dir)) {
@@ -44,14 +45,60 @@ public final class KafkaBroker implements AutoCloseable {
         this.controllerPort = controllerPort;
     }
 
-    /** Formats a new broker's storage in {@code dir} and starts it; returns once it answers. */
+    /** Formats a new broker's storage in {@code dir} on a free port and starts it; returns once it answers. */
     public static KafkaBroker start(Path dir) throws IOException, InterruptedException {
-        Files.createDirectories(dir);
-        KafkaBroker broker = new KafkaBroker(dir.toAbsolutePath(), freePort(), freePort());
-        broker.writeConfig();
-        broker.format();
+        return start(dir, 0);
+    }
+
+    /**
+     * Starts the broker whose data is in {@code dir} (on the ports it had), or formats a new one there
+     * listening on {@code port} (0: a free one). Returns once it answers.
+     */
+    public static KafkaBroker start(Path dir, int port) throws IOException, InterruptedException {
+        if (!isBrokerClassPresent()) {
+            throw new IllegalStateException("the Kafka broker (org.apache.kafka:kafka_2.13) is not on the class path");
+        }
+        Path home = dir.toAbsolutePath();
+        Files.createDirectories(home);
+        Path config = home.resolve("server.properties");
+        KafkaBroker broker;
+        if (Files.exists(config) && Files.exists(home.resolve("data").resolve("meta.properties"))) {
+            Properties p = new Properties();
+            try (var in = Files.newBufferedReader(config, StandardCharsets.UTF_8)) {
+                p.load(in);
+            }
+            String listeners = p.getProperty("listeners", "");
+            broker = new KafkaBroker(home, portOf(listeners, "PLAINTEXT"), portOf(listeners, "CONTROLLER"));
+        } else {
+            broker = new KafkaBroker(home, port == 0 ? freePort() : port, freePort());
+            broker.writeConfig();
+            broker.format();
+        }
         broker.restart();
         return broker;
+    }
+
+    private static int portOf(String listeners, String name) {
+        for (String l : listeners.split(",")) {
+            if (l.startsWith(name + "://")) {
+                return Integer.parseInt(l.substring(l.lastIndexOf(':') + 1));
+            }
+        }
+        throw new IllegalStateException("server.properties names no " + name + " listener: " + listeners);
+    }
+
+    private static boolean isBrokerClassPresent() {
+        try {
+            Class.forName("kafka.Kafka", false, KafkaBroker.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
+    }
+
+    /** Waits until the broker process ends (for a foreground {@code runledger dev kafka}). */
+    public int waitFor() throws InterruptedException {
+        return process.waitFor();
     }
 
     /** {@code 127.0.0.1:PORT}, for {@code bootstrap.servers}. */
@@ -163,6 +210,10 @@ public final class KafkaBroker implements AutoCloseable {
                 throw new IllegalStateException("the Kafka broker exited with " + process.exitValue() + "; see "
                         + dir.resolve("broker.log"));
             }
+            if (!accepts()) { // a plain connect first: the admin client logs a WARN for every refused attempt
+                Thread.sleep(100);
+                continue;
+            }
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap(),
                     AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "2000", AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "3000"))) {
                 if (!admin.describeCluster().nodes().get(3, TimeUnit.SECONDS).isEmpty()) {
@@ -176,6 +227,15 @@ public final class KafkaBroker implements AutoCloseable {
         process.destroyForcibly();
         throw new IllegalStateException("the Kafka broker did not answer within " + STARTUP.toSeconds() + " s; see "
                 + dir.resolve("broker.log"), last);
+    }
+
+    private boolean accepts() {
+        try (java.net.Socket socket = new java.net.Socket()) {
+            socket.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
+            return true;
+        } catch (IOException notYet) {
+            return false;
+        }
     }
 
     private static int freePort() throws IOException {
