@@ -1,6 +1,7 @@
 package dev.runledger.fleet;
 
 import dev.runledger.ledger.ChildJvm;
+import dev.runledger.ledger.ExpectErrorLogs;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.JournalAudit;
 import dev.runledger.ledger.JournalCompaction;
@@ -188,6 +189,7 @@ class ShipperTest {
 
     @Test
     @Timeout(value = 240, unit = TimeUnit.SECONDS)
+    @ExpectErrorLogs("Kafka's producer logs ERROR when it aborts a transaction while the broker is away: the point here")
     void shouldWaitOutABrokerStoppedForThirtySecondsAndCatchUp() throws Exception {
         Path journalDir = dir.resolve("journal");
         try (KafkaBroker own = KafkaBroker.start(dir.resolve("own-kafka")); Ledger ledger = Ledger.open(journalDir)) {
