@@ -179,6 +179,11 @@ final class ShipHarness {
                 ackPercentiles.put(v.percentile(), v.value(java.util.concurrent.TimeUnit.MILLISECONDS));
             }
             ackMax = snapshot.max(java.util.concurrent.TimeUnit.MILLISECONDS);
+            var commits = registry.get("ship.commit").timer().takeSnapshot();
+            System.out.printf(java.util.Locale.ROOT, "   commits during the lag run: %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+                    commits.count(), commits.percentileValues()[0].value(java.util.concurrent.TimeUnit.MILLISECONDS),
+                    commits.percentileValues()[1].value(java.util.concurrent.TimeUnit.MILLISECONDS),
+                    commits.max(java.util.concurrent.TimeUnit.MILLISECONDS));
         }
         long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
         double p50 = sorted.length == 0 ? Double.NaN : sorted[sorted.length / 2] / 1e6;

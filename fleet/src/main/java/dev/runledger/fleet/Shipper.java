@@ -73,6 +73,7 @@ public final class Shipper implements AutoCloseable {
     private final Counter damagedExcerpts;
     private final AtomicLong lagEvents = new AtomicLong();
     private final io.micrometer.core.instrument.Timer ackLatency;
+    private final io.micrometer.core.instrument.Timer commitTime;
 
     public Shipper(ShipperConfig config) {
         this.config = config;
@@ -96,6 +97,9 @@ public final class Shipper implements AutoCloseable {
                 .tag("robot", robot).register(registry);
         ackLatency = io.micrometer.core.instrument.Timer.builder("ship.ack.latency")
                 .description("From the append of a transaction's oldest event to Kafka committing it")
+                .publishPercentiles(0.5, 0.99).tag("robot", robot).register(registry);
+        commitTime = io.micrometer.core.instrument.Timer.builder("ship.commit")
+                .description("How long a transaction's commit waited for Kafka (the shipper sends nothing meanwhile)")
                 .publishPercentiles(0.5, 0.99).tag("robot", robot).register(registry);
         Gauge.builder("ship.lag.events", lagEvents, AtomicLong::get).description("Events appended that Kafka has not acknowledged")
                 .tag("robot", robot).register(registry);
@@ -285,7 +289,9 @@ public final class Shipper implements AutoCloseable {
             if (!open) {
                 return;
             }
+            long t0 = System.nanoTime();
             producer.commitTransaction(); // flushes, and throws if any send of it failed
+            commitTime.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
             failIfSendFailed();
             open = false;
             acked.set(lastIndex);
