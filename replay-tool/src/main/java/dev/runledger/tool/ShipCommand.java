@@ -14,10 +14,11 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "ship", mixinStandardHelpOptions = true,
-        description = {"Ships a robot's journal to a Kafka topic, in journal order, from the shipper's checkpoint (kept",
-                "as readers/shipper-ROBOT-TOPIC beside the journal; compaction waits for it). Without --follow it ships",
-                "up to the head and stops; with it, it keeps tailing until Ctrl-C. --verify compares the topic with the",
-                "journal instead: every shipped event there, in order, byte for byte, with its chain head."})
+        description = {"Ships a robot's journal to a Kafka topic, in journal order.",
+                "It starts from the shipper's checkpoint, kept as readers/shipper-ROBOT-TOPIC beside the journal (compaction",
+                "waits for it). Without --follow it ships up to the head and stops; with it, it keeps tailing until Ctrl-C.",
+                "--verify compares the topic with the journal instead: every shipped event there, in order, byte for byte,",
+                "with its chain head."})
 final class ShipCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;
