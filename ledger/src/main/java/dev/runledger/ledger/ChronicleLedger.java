@@ -177,9 +177,14 @@ final class ChronicleLedger implements Ledger {
     public JournalCompaction.Result compact(boolean force) {
         synchronized (compacting) {
             ensureOpen();
+            Map<String, List<long[]>> knownDead;
+            synchronized (retention) {
+                retention.catchUp(); // incremental: what was appended since the last scrape or retention pass
+                knownDead = retention.deadRanges(); // spares the compaction a pass over the whole journal
+            }
             JournalCompaction.Swapped swapped;
             try {
-                swapped = JournalCompaction.compactOnline(journal, force, lastStep -> {
+                swapped = JournalCompaction.compactOnline(journal, force, knownDead, lastStep -> {
                     sealer.sealTo(journal.headIndex(), false); // the long part of the chain, while appends go on
                     synchronized (retention) {
                         lock.lock();

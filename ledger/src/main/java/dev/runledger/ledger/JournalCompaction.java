@@ -120,14 +120,17 @@ public final class JournalCompaction {
     /**
      * Compacts {@code source} while its ledger goes on appending: the bulk is copied now, and
      * {@code holdingAppends} is called with what remains (the tail, the seal, the swap), which it must run
-     * while no append, seal or scan uses the journal. Called by the ledger only.
+     * while no append, seal or scan uses the journal. Called by the ledger only. {@code knownDead} are the
+     * deleted runs' [created, deleted] ranges as the ledger's retention view knows them up to some index
+     * (a run deleted after it is copied whole and dropped next time); null reads the journal for them first.
      */
-    static Swapped compactOnline(ChronicleJournal source, boolean force, HoldAppends holdingAppends) {
+    static Swapped compactOnline(ChronicleJournal source, boolean force, Map<String, List<long[]>> knownDead,
+                                 HoldAppends holdingAppends) {
         long start = System.nanoTime();
         Path journalDir = source.directory();
         Laps phases = new Laps();
         try (ExclusiveFileLock swapLock = lockCompaction(journalDir);
-             Copy c = new Copy(source, force, start)) {
+             Copy c = new Copy(source, force, start, knownDead)) {
             phases.lap("finding deleted runs");
             // Each pass copies what was appended during the last. Appends faster than the copy never leave a
             // short tail: after a few passes the tail is taken as it is, with appends held for longer.
@@ -213,6 +216,22 @@ public final class JournalCompaction {
         }
     }
 
+    /** {@link #deadRuns} from ranges the ledger already knows (its retention view), without reading the journal. */
+    private static Dead deadRuns(Map<String, List<long[]>> known, long passedByAll) {
+        Dead dead = new Dead();
+        known.forEach((runId, ranges) -> {
+            for (long[] range : ranges) {
+                if (range[1] <= passedByAll) {
+                    dead.ranges.computeIfAbsent(runId, k -> new ArrayList<>()).add(range);
+                    dead.runs++;
+                } else {
+                    dead.heldBack++;
+                }
+            }
+        });
+        return dead;
+    }
+
     private static Dead deadRuns(ChronicleJournal journal, long passedByAll) {
         Dead dead = new Dead();
         Map<String, Long> createdAt = new HashMap<>();
@@ -265,6 +284,11 @@ public final class JournalCompaction {
         boolean finished;
 
         Copy(ChronicleJournal source, boolean force, long start) {
+            this(source, force, start, null);
+        }
+
+        /** {@code knownDead}: the deleted runs' ranges if the caller knows them (null: a first pass finds them). */
+        Copy(ChronicleJournal source, boolean force, long start, Map<String, List<long[]>> knownDead) {
             this.source = source;
             this.journalDir = source.directory();
             this.copy = sibling(journalDir, ".compacting");
@@ -272,7 +296,7 @@ public final class JournalCompaction {
             this.readers = ReaderPositions.read(journalDir);
             this.passedByAll = force ? Long.MAX_VALUE : readers.values().stream().mapToLong(Long::longValue).min()
                     .orElse(Long.MAX_VALUE);
-            this.dead = deadRuns(source, passedByAll);
+            this.dead = knownDead != null ? deadRuns(knownDead, passedByAll) : deadRuns(source, passedByAll);
             this.bytesBefore = source.usedBytes();
             this.rollCycle = source.rollCycle();
             this.epoch = source.epoch();

@@ -26,6 +26,8 @@ final class Retention {
         final long createdIndex;
         final long createdMicros;
         final Map<String, String> labels;
+        /** Where this life of the run began: a creation the rules refused later does not move it (compaction's range). */
+        long firstCreatedIndex;
         boolean completed;
         /** Its events so far, for {@link #deadEvents} when it is deleted. */
         long events;
@@ -35,6 +37,7 @@ final class Retention {
             this.createdIndex = createdIndex;
             this.createdMicros = createdMicros;
             this.labels = new HashMap<>(labels);
+            this.firstCreatedIndex = createdIndex;
         }
     }
 
@@ -44,6 +47,8 @@ final class Retention {
     /** Events of runs now live (what compaction keeps), and of runs deleted but still in the journal (what it drops). */
     private long liveEvents;
     private long deadEvents;
+    /** Deleted runs still in the journal: run id -> the [created, deleted] index ranges a compaction drops. */
+    private final Map<String, List<long[]>> deadRanges = new HashMap<>();
     private final EventEncoding.Reader peek = new EventEncoding.Reader();
 
     Retention(ChronicleJournal journal) {
@@ -88,6 +93,7 @@ final class Retention {
                 RunFacts created = new RunFacts(runId, index, micros, ((RunEvent.RunCreated) event).labels());
                 RunFacts again = runs.put(runId, created);
                 created.events = again == null ? 0 : again.events; // a creation the rules refuse: count on
+                created.firstCreatedIndex = again == null ? index : again.firstCreatedIndex;
                 count(runId);
             }
             case LABELS_CHANGED -> {
@@ -109,6 +115,7 @@ final class Retention {
             case RUN_DELETED -> {
                 RunFacts gone = runs.remove(runId);
                 if (gone != null) {
+                    deadRanges.computeIfAbsent(runId, k -> new ArrayList<>()).add(new long[] {gone.firstCreatedIndex, index});
                     liveEvents -= gone.events;
                     deadEvents += gone.events + 1; // and the deletion itself, which compaction drops too
                 }
@@ -120,9 +127,17 @@ final class Retention {
     /** Forgets everything: after a compaction the dead events are gone, and the next {@link #catchUp} rescans. */
     void reset() {
         runs.clear();
+        deadRanges.clear();
         scanned = Journal.NONE;
         liveEvents = 0;
         deadEvents = 0;
+    }
+
+    /** A copy of {@link #deadRanges}, as far as the last {@link #catchUp} read. */
+    Map<String, List<long[]>> deadRanges() {
+        Map<String, List<long[]>> copy = new HashMap<>();
+        deadRanges.forEach((runId, ranges) -> copy.put(runId, new ArrayList<>(ranges)));
+        return copy;
     }
 
     long liveEvents() {
