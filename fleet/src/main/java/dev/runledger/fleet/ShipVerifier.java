@@ -115,7 +115,7 @@ public final class ShipVerifier {
                 }
             }
         }
-        boolean compacted = java.nio.file.Files.exists(journal.directory().resolve("journal.lineage"));
+        boolean compacted = dev.runledger.ledger.JournalCompaction.lastCompaction(journal.directory()) != null;
         return new Report(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], compacted, List.copyOf(problems));
     }
 

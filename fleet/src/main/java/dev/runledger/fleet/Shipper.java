@@ -113,6 +113,10 @@ public final class Shipper implements AutoCloseable {
         return acked.get();
     }
 
+    private void refreshLag() {
+        lagEvents.set(journal.countBetween(acked.get(), journal.headIndex()));
+    }
+
     private double lagSeconds() {
         if (lagEvents.get() == 0 || ackedAppendedMicros == 0) {
             return 0;
@@ -191,7 +195,7 @@ public final class Shipper implements AutoCloseable {
                 }
                 if (now - lastLag > 100_000_000L) {
                     lastLag = now;
-                    lagEvents.set(journal.countBetween(acked.get(), journal.headIndex()));
+                    refreshLag();
                     checkpoint(false);
                 }
                 JournalEntry entry = txn.events > 0 ? reader.next() : reader.next(config.pollInterval());
@@ -201,7 +205,7 @@ public final class Shipper implements AutoCloseable {
                         continue;
                     }
                     if (!config.follow()) { // at the end of what the journal held: everything up to the target is sent
-                        lagEvents.set(journal.countBetween(acked.get(), journal.headIndex()));
+                        refreshLag();
                         return true;
                     }
                     continue;
@@ -244,7 +248,7 @@ public final class Shipper implements AutoCloseable {
                 txn.lastIndex = index;
                 if (!config.follow() && index >= target) {
                     txn.commit(producer);
-                    lagEvents.set(journal.countBetween(acked.get(), journal.headIndex()));
+                    refreshLag();
                     return true;
                 }
             }

@@ -304,14 +304,9 @@ final class ChronicleLedger implements Ledger {
         if (dead < compactWhenDead) {
             return;
         }
-        // Projections record how far they have read about once a second: give them the time to pass the
-        // deletions, rather than hold those runs back until the next compaction.
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        long deletion = lastDeletionIndex;
-        while (!housekeeperStopping && System.nanoTime() < deadline && ReaderPositions.read(journal.directory()).values()
-                .stream().anyMatch(position -> position < deletion)) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
-        }
+        // Give registered readers the time to pass the deletions, rather than hold those runs back until the next compaction.
+        ReaderPositions.awaitPassed(journal.directory(), lastDeletionIndex, java.time.Duration.ofSeconds(10),
+                () -> housekeeperStopping);
         if (housekeeperStopping) {
             return;
         }

@@ -51,6 +51,14 @@ public final class LedgerConfig {
         return sealInterval;
     }
 
+    /** Returns {@code share} if it is a valid {@link Builder#compactWhenDead} (in [0, 1)), for configs that pass it on. */
+    public static double checkDeadShare(double share) {
+        if (!(share >= 0 && share < 1)) {
+            throw new IllegalArgumentException("compactWhenDead must be a share in [0, 1) but was " + share);
+        }
+        return share;
+    }
+
     public static Builder builder(Path journalDirectory) {
         return new Builder(journalDirectory);
     }
@@ -123,10 +131,7 @@ public final class LedgerConfig {
          * at most once a minute.
          */
         public Builder compactWhenDead(double share) {
-            if (!(share >= 0 && share < 1)) {
-                throw new IllegalArgumentException("compactWhenDead must be a share in [0, 1) but was " + share);
-            }
-            this.compactWhenDead = share;
+            this.compactWhenDead = checkDeadShare(share);
             return this;
         }
 

@@ -39,6 +39,30 @@ public final class ReaderPositions {
         }
     }
 
+    /** The registered readers that have not yet passed {@code index}, with their positions. */
+    public static Map<String, Long> behind(Path journalDirectory, long index) {
+        Map<String, Long> behind = read(journalDirectory);
+        behind.values().removeIf(position -> position >= index);
+        return behind;
+    }
+
+    /**
+     * Waits, polling every 50 ms, until every registered reader has passed {@code index}: a projection
+     * records its position about once a second, so a compaction that waits a little holds back nothing.
+     * Returns true if they all have; false after {@code patience}, or as soon as {@code giveUp} says so.
+     */
+    public static boolean awaitPassed(Path journalDirectory, long index, java.time.Duration patience,
+                                      java.util.function.BooleanSupplier giveUp) {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (!behind(journalDirectory, index).isEmpty()) {
+            if (giveUp.getAsBoolean() || System.nanoTime() >= deadline) {
+                return false;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+        }
+        return true;
+    }
+
     /** Every registered reader and its position; an unreadable file counts as position {@link Journal#NONE}. */
     public static Map<String, Long> read(Path journalDirectory) {
         Map<String, Long> out = new TreeMap<>();

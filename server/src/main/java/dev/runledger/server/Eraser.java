@@ -9,13 +9,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * {@code DELETE /runs/{id}?erase=true}: the run's deletion is appended by the caller; this brings the
@@ -72,15 +69,10 @@ final class Eraser implements AutoCloseable {
             throw retry(runId, deletedAt, "the projection has not applied the deletion within "
                     + PROJECTION_PATIENCE.toSeconds() + " s");
         }
-        // A projection records how far it has read about once a second; give registered readers that time.
-        long deadline = System.nanoTime() + READERS_PATIENCE.toNanos();
-        while (System.nanoTime() < deadline && behind(deletedAt)) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
-        }
+        ReaderPositions.awaitPassed(ledger.journal().directory(), deletedAt, READERS_PATIENCE, () -> false);
         JournalCompaction.Result result = ledger.compact(false);
         if (!result.droppedRunIds().contains(runId)) {
-            List<String> behind = ReaderPositions.read(ledger.journal().directory()).entrySet().stream()
-                    .filter(r -> r.getValue() < deletedAt).map(Map.Entry::getKey).toList();
+            var behind = ReaderPositions.behind(ledger.journal().directory(), deletedAt).keySet();
             throw new HttpError(409, "EraseHeldBack", "run " + runId + " is deleted (index " + deletedAt + ") but its events"
                     + " stay in the journal: registered reader(s) " + behind + " have not passed the deletion. Run them (a"
                     + " shipper) or remove their file under " + ledger.journal().directory().resolve("readers")
@@ -93,10 +85,6 @@ final class Eraser implements AutoCloseable {
         LOG.info("erased run {}: compaction dropped {} events of {} run(s), appends held {} ms", runId,
                 result.droppedEvents(), result.droppedRuns(), result.appendsHeld().toMillis());
         return result;
-    }
-
-    private boolean behind(long index) {
-        return ReaderPositions.read(ledger.journal().directory()).values().stream().anyMatch(p -> p < index);
     }
 
     private static HttpError retry(String runId, long deletedAt, String why) {

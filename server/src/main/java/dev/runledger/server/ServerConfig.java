@@ -346,10 +346,7 @@ public final class ServerConfig {
 
         /** See {@link dev.runledger.ledger.LedgerConfig.Builder#compactWhenDead}. */
         public Builder compactWhenDead(double share) {
-            if (!(share >= 0 && share < 1)) {
-                throw new IllegalArgumentException("compactWhenDead must be a share in [0, 1) but was " + share);
-            }
-            this.compactWhenDead = share;
+            this.compactWhenDead = dev.runledger.ledger.LedgerConfig.checkDeadShare(share);
             return this;
         }
 
