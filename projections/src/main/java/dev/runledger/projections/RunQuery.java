@@ -31,7 +31,8 @@ public record RunQuery(Map<String, Set<String>> labels, String status, Instant c
         if (pageLength < 1 || pageLength > MAX_PAGE_LENGTH) {
             throw new IllegalArgumentException("pageLength must be 1-" + MAX_PAGE_LENGTH + " but was " + pageLength);
         }
-        if (cursor != null && !cursor.matches("-?\\d{1,19}")) {
+        // Opaque to the caller: a robot's projection pages by journal index, the fleet by time, robot and index.
+        if (cursor != null && !cursor.matches("[A-Za-z0-9._~-]{1,200}")) {
             throw new IllegalArgumentException("cursor must be a value returned as nextCursor but was \"" + cursor + "\"");
         }
         if (status != null && !Set.of("created", "running", "succeeded", "failed", "stopped").contains(status)) {

@@ -52,6 +52,9 @@ final class SqliteRunQueries implements RunQueries {
 
     @Override
     public RunPage runs(RunQuery query) {
+        if (query.cursor() != null && !query.cursor().matches("-?\\d{1,19}")) {
+            throw new IllegalArgumentException("cursor must be a value returned as nextCursor but was \"" + query.cursor() + "\"");
+        }
         return pool.read(c -> {
             List<Map.Entry<String, Set<String>>> labels = new ArrayList<>(query.labels().entrySet());
             int driver = -1;

@@ -1,0 +1,369 @@
+package dev.runledger.fleet;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.runledger.ledger.Journal;
+import dev.runledger.ledger.RawJson;
+import dev.runledger.projections.CommandPage;
+import dev.runledger.projections.CommandView;
+import dev.runledger.projections.RunPage;
+import dev.runledger.projections.RunQueries;
+import dev.runledger.projections.RunQuery;
+import dev.runledger.projections.RunView;
+
+import javax.sql.DataSource;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Queries over the fleet projection: across every robot ({@link #runs(String, RunQuery)}, newest
+ * {@code createdAt} first), or one robot's runs behind the same {@link RunQueries} contract a robot's own
+ * SQLite projection answers ({@link #robot(String)}, newest first by journal index, the same cursors).
+ *
+ * <p>Label filters are one {@code EXISTS} per key over the {@code (key, value)} index; PostgreSQL's planner
+ * picks, from its statistics (extended ones on {@code key, value} included), whether to drive the query from
+ * the label index or to walk runs newest first and probe labels, the choice the SQLite queries make by hand.
+ */
+public final class FleetQueries {
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final Pattern FLEET_CURSOR = Pattern.compile("(-?\\d{1,19})~(-?\\d{1,19})~([A-Za-z0-9._-]{1,64})");
+    private static final String RUN_COLUMNS = "r.robot_id, r.id, r.created_at, r.protocol_id, r.status, r.completed_at,"
+            + " r.labels::text, r.summary, r.command_count, r.damaged, r.created_ms, r.created_index";
+    private final DataSource db;
+    private final String s;
+
+    /** A run of the fleet: which robot, and the run as that robot's projection shows it. */
+    public record FleetRun(String robot, RunView run) {
+    }
+
+    /** A page of fleet runs; {@code nextCursor} is null on the last page, {@code total} only on request. */
+    public record FleetRunPage(List<FleetRun> runs, String nextCursor, Long total) {
+    }
+
+    public FleetQueries(DataSource db, String schema) {
+        this.db = db;
+        this.s = FleetSchema.checkName(schema);
+    }
+
+    @FunctionalInterface
+    private interface Read<T> {
+        T read(Connection c) throws SQLException, IOException;
+    }
+
+    private <T> T read(Read<T> body) {
+        try (Connection c = db.getConnection()) {
+            return body.read(c);
+        } catch (SQLException e) {
+            throw new FleetReadException("fleet query on schema " + s + " failed: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Thrown when PostgreSQL cannot answer (down, or the schema is missing). */
+    public static final class FleetReadException extends RuntimeException {
+        FleetReadException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * Runs matching {@code query}, of one robot when {@code robot} is given (newest journal index first, cursors as
+     * on the robot) or of the whole fleet (newest {@code createdAt} first, then robot, then index).
+     */
+    public FleetRunPage runs(String robot, RunQuery query) {
+        Matcher fleetCursor = null;
+        if (query.cursor() != null) {
+            if (robot != null ? !query.cursor().matches("-?\\d{1,19}")
+                    : !(fleetCursor = FLEET_CURSOR.matcher(query.cursor())).matches()) {
+                throw new IllegalArgumentException("cursor must be a value returned as nextCursor but was \"" + query.cursor() + "\"");
+            }
+        }
+        Matcher cursor = fleetCursor;
+        return read(c -> {
+            List<Object> params = new ArrayList<>();
+            StringBuilder where = new StringBuilder(" WHERE true");
+            if (robot != null) {
+                where.append(" AND r.robot_id = ?");
+                params.add(robot);
+            }
+            for (Map.Entry<String, Set<String>> label : query.labels().entrySet()) {
+                where.append(" AND EXISTS (SELECT 1 FROM ").append(s).append(".run_labels l WHERE l.robot_id = r.robot_id"
+                        + " AND l.run_id = r.id AND l.key = ?");
+                params.add(label.getKey());
+                if (!label.getValue().isEmpty()) {
+                    where.append(" AND l.value IN (");
+                    int i = 0;
+                    for (String v : label.getValue()) {
+                        where.append(i++ == 0 ? "?" : ", ?");
+                        params.add(v);
+                    }
+                    where.append(')');
+                }
+                where.append(')');
+            }
+            if (query.status() != null) {
+                where.append(" AND r.status = ?");
+                params.add(query.status());
+            }
+            if (query.createdFrom() != null) {
+                where.append(" AND r.created_ms >= ?");
+                params.add(query.createdFrom().toEpochMilli());
+            }
+            if (query.createdBefore() != null) {
+                where.append(" AND r.created_ms < ?");
+                params.add(query.createdBefore().toEpochMilli());
+            }
+            String from = " FROM " + s + ".runs r";
+            Long total = null;
+            if (query.includeTotal()) {
+                try (PreparedStatement ps = prepare(c, "SELECT count(*)" + from + where, params);
+                     ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    total = rs.getLong(1);
+                }
+            }
+            StringBuilder page = new StringBuilder("SELECT ").append(RUN_COLUMNS).append(from).append(where);
+            if (robot != null) {
+                if (query.cursor() != null) {
+                    page.append(" AND r.created_index < ?");
+                    params.add(Long.parseLong(query.cursor()));
+                }
+                page.append(" ORDER BY r.created_index DESC");
+            } else {
+                if (cursor != null) {
+                    page.append(" AND (r.created_ms, r.robot_id, r.created_index) < (?, ?, ?)");
+                    params.add(Long.parseLong(cursor.group(1)));
+                    params.add(cursor.group(3));
+                    params.add(Long.parseLong(cursor.group(2)));
+                }
+                page.append(" ORDER BY r.created_ms DESC, r.robot_id DESC, r.created_index DESC");
+            }
+            page.append(" LIMIT ?");
+            params.add(query.pageLength() + 1);
+            List<FleetRun> runs = new ArrayList<>();
+            String next = null;
+            try (PreparedStatement ps = prepare(c, page.toString(), params); ResultSet rs = ps.executeQuery()) {
+                long lastMs = 0;
+                long lastIndex = 0;
+                String lastRobot = null;
+                while (rs.next()) {
+                    if (runs.size() == query.pageLength()) {
+                        next = robot != null ? Long.toString(lastIndex) : lastMs + "~" + lastIndex + "~" + lastRobot;
+                        break;
+                    }
+                    runs.add(new FleetRun(rs.getString(1), runView(rs)));
+                    lastMs = rs.getLong(11);
+                    lastIndex = rs.getLong(12);
+                    lastRobot = rs.getString(1);
+                }
+            }
+            return new FleetRunPage(Collections.unmodifiableList(runs), next, total);
+        });
+    }
+
+    private static PreparedStatement prepare(Connection c, String sql, List<Object> params) throws SQLException {
+        PreparedStatement ps = c.prepareStatement(sql);
+        for (int i = 0; i < params.size(); i++) {
+            ps.setObject(i + 1, params.get(i));
+        }
+        return ps;
+    }
+
+    private static RunView runView(ResultSet rs) throws SQLException {
+        Map<String, String> labels = new TreeMap<>();
+        try (JsonParser p = JSON.createParser(rs.getString(7))) {
+            p.nextToken();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String key = p.currentName();
+                p.nextToken();
+                labels.put(key, p.getText());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the labels of run " + rs.getString(2), e);
+        }
+        String summary = rs.getString(8);
+        return new RunView(rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6),
+                Collections.unmodifiableMap(new LinkedHashMap<>(labels)),
+                summary == null ? null : RawJson.ofStored(summary.getBytes(StandardCharsets.UTF_8)), rs.getInt(9),
+                rs.getBoolean(10));
+    }
+
+    /**
+     * The highest journal index applied for {@code robot} (over all its journals), or {@link Journal#NONE}: what a
+     * client's {@code minIndex} for that robot is compared with.
+     */
+    public long appliedIndex(String robot) {
+        return read(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT max(last_index) FROM " + s + ".robot_positions WHERE robot_id = ?")) {
+                ps.setString(1, robot);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    long v = rs.getLong(1);
+                    return rs.wasNull() ? Journal.NONE : v;
+                }
+            }
+        });
+    }
+
+    /** Every robot the projection has heard from, with the highest journal index applied for it. */
+    public Map<String, Long> robots() {
+        return read(c -> {
+            Map<String, Long> robots = new TreeMap<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT robot_id, max(last_index) FROM " + s
+                    + ".robot_positions GROUP BY robot_id"); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    robots.put(rs.getString(1), rs.getLong(2));
+                }
+            }
+            return robots;
+        });
+    }
+
+    /** One robot's runs behind the contract of a robot's own projection. */
+    public RunQueries robot(String robot) {
+        return new RobotQueries(robot);
+    }
+
+    private final class RobotQueries implements RunQueries {
+        private final String robot;
+
+        RobotQueries(String robot) {
+            this.robot = robot;
+        }
+
+        @Override
+        public RunPage runs(RunQuery query) {
+            FleetRunPage page = FleetQueries.this.runs(robot, query);
+            return new RunPage(page.runs().stream().map(FleetRun::run).toList(), page.nextCursor(), page.total());
+        }
+
+        @Override
+        public Optional<RunView> run(String runId) {
+            return read(c -> {
+                try (PreparedStatement ps = c.prepareStatement("SELECT " + RUN_COLUMNS + " FROM " + s
+                        + ".runs r WHERE r.robot_id = ? AND r.id = ?")) {
+                    ps.setString(1, robot);
+                    ps.setString(2, runId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        return rs.next() ? Optional.of(runView(rs)) : Optional.empty();
+                    }
+                }
+            });
+        }
+
+        @Override
+        public Optional<CommandView> command(String runId, String commandId) {
+            return read(c -> {
+                try (PreparedStatement ps = c.prepareStatement("SELECT index_in_run, command_type, status, command FROM " + s
+                        + ".run_commands WHERE robot_id = ? AND run_id = ? AND command_id = ?")) {
+                    ps.setString(1, robot);
+                    ps.setString(2, runId);
+                    ps.setString(3, commandId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        return rs.next() ? Optional.of(new CommandView(runId, rs.getInt(1), commandId, rs.getString(2),
+                                rs.getString(3), RawJson.ofStored(rs.getString(4).getBytes(StandardCharsets.UTF_8))))
+                                : Optional.empty();
+                    }
+                }
+            });
+        }
+
+        @Override
+        public Optional<CommandPage> commands(String runId, Integer cursor, int pageLength) {
+            if (pageLength < 1 || pageLength > RunQuery.MAX_PAGE_LENGTH) {
+                throw new IllegalArgumentException("pageLength must be 1-" + RunQuery.MAX_PAGE_LENGTH + " but was " + pageLength);
+            }
+            if (cursor != null && cursor < 0) {
+                throw new IllegalArgumentException("cursor must be 0 or more but was " + cursor);
+            }
+            return read(c -> {
+                Integer total = commandCount(c, runId);
+                if (total == null) {
+                    return Optional.empty();
+                }
+                int start = cursor != null ? cursor : Math.max(0, total - pageLength);
+                List<CommandView> commands = new ArrayList<>();
+                try (PreparedStatement ps = c.prepareStatement("SELECT index_in_run, command_id, command_type, status, command"
+                        + " FROM " + s + ".run_commands WHERE robot_id = ? AND run_id = ? AND index_in_run >= ?"
+                        + " AND index_in_run < ? ORDER BY index_in_run")) {
+                    ps.setString(1, robot);
+                    ps.setString(2, runId);
+                    ps.setInt(3, start);
+                    ps.setLong(4, (long) start + pageLength);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            commands.add(new CommandView(runId, rs.getInt(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                                    RawJson.ofStored(rs.getString(5).getBytes(StandardCharsets.UTF_8))));
+                        }
+                    }
+                }
+                return Optional.of(new CommandPage(Collections.unmodifiableList(commands), start, total));
+            });
+        }
+
+        /** Streams the stored text with a server-side cursor, so a run of 100k commands never sits in memory. */
+        @Override
+        public boolean writeCommandsJson(String runId, OutputStream out) throws IOException {
+            try {
+                return read(c -> {
+                    if (commandCount(c, runId) == null) {
+                        return false;
+                    }
+                    c.setAutoCommit(false); // a fetch size only streams inside a transaction
+                    try (PreparedStatement ps = c.prepareStatement("SELECT command FROM " + s + ".run_commands"
+                            + " WHERE robot_id = ? AND run_id = ? ORDER BY index_in_run")) {
+                        ps.setFetchSize(500);
+                        ps.setString(1, robot);
+                        ps.setString(2, runId);
+                        out.write('[');
+                        try (ResultSet rs = ps.executeQuery()) {
+                            boolean first = true;
+                            while (rs.next()) {
+                                if (!first) {
+                                    out.write(',');
+                                }
+                                first = false;
+                                out.write(rs.getString(1).getBytes(StandardCharsets.UTF_8));
+                            }
+                        }
+                        out.write(']');
+                    } finally {
+                        c.rollback();
+                        c.setAutoCommit(true);
+                    }
+                    return true;
+                });
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
+        }
+
+        private Integer commandCount(Connection c, String runId) throws SQLException {
+            try (PreparedStatement ps = c.prepareStatement("SELECT command_count FROM " + s + ".runs WHERE robot_id = ? AND id = ?")) {
+                ps.setString(1, robot);
+                ps.setString(2, runId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? rs.getInt(1) : null;
+                }
+            }
+        }
+    }
+}
