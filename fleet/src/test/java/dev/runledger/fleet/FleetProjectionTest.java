@@ -429,6 +429,48 @@ class FleetProjectionTest {
         }
     }
 
+    @Test
+    void shouldEndEqualToAReplayAfterTwentyKillsOfTheProjectorAtRandomPoints() throws Exception {
+        String topic = "crash";
+        List<Robot> robots = new ArrayList<>();
+        Random random = new Random(23);
+        try {
+            for (int r = 0; r < 3; r++) {
+                robots.add(Robot.open(dir, "kr-" + r));
+            }
+            for (int trial = 0; trial < 20; trial++) {
+                for (Robot robot : robots) {
+                    List<RunEvent> events = new ArrayList<>();
+                    for (int i = 0, n = 100 + random.nextInt(300); i < n; i++) {
+                        events.add(randomEvent(random));
+                    }
+                    JournalSurgery.appendUnchecked(robot.journalDir(), events);
+                    ship(robot.journal(), robot.id(), topic);
+                }
+                Process child = dev.runledger.ledger.ChildJvm.start(FleetProjectorChild.class, dir.resolve("child-" + trial + ".log"),
+                        kafka.bootstrap(), postgres.jdbcUrl(), topic, "crash", String.valueOf(1 + random.nextInt(100)));
+                Thread.sleep(300 + random.nextInt(1_700));
+                dev.runledger.ledger.ChildJvm.kill9(child);
+            }
+            // The children were killed while working, not before they began: they committed batches between kills.
+            assertThat(Long.parseLong(rows("SELECT coalesce(sum(next_offset), 0) FROM crash.source_offsets").get(0))).isPositive();
+            try (FleetProjector p = new FleetProjector(projector(topic, "crash").build())) {
+                p.run();
+            }
+            FleetQueries fleet = new FleetQueries(pool, "crash");
+            assertThat(rows("SELECT count(*) FROM crash.robot_positions")).containsExactly("3");
+            for (Robot robot : robots) {
+                robot.await();
+                assertThat(fleet.appliedIndex(robot.id())).isEqualTo(robot.journal().headIndex());
+                assertSameAnswers(robot.id(), robot.projection().queries(), fleet.robot(robot.id()), random);
+            }
+            FleetReplay.Verification verification = FleetReplay.verify(projector(topic, "crash").build());
+            assertThat(verification.differences()).isEmpty();
+        } finally {
+            robots.forEach(Robot::close);
+        }
+    }
+
     static List<String> rows(String sql) throws Exception {
         List<String> out = new ArrayList<>();
         try (Connection c = pool.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
