@@ -28,7 +28,7 @@ public final class BenchMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> sections = new LinkedHashSet<>(args.length == 0
-                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http", "compaction", "ship")
+                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http", "compaction", "ship", "fleet")
                 : List.of(args));
         List<Row> rows = new ArrayList<>();
         System.out.printf("Run Ledger benchmarks on %d cores, %s %s, JDK %s%n", Runtime.getRuntime().availableProcessors(),
@@ -47,8 +47,9 @@ public final class BenchMain {
                 case "http-reads" -> rows.addAll(HttpHarness.readsUnderIngest());
                 case "compaction" -> rows.addAll(CompactionHarness.robotYear());
                 case "ship" -> rows.addAll(ShipHarness.run());
+                case "fleet" -> rows.addAll(FleetHarness.run());
                 default -> throw new IllegalArgumentException("unknown section " + section
-                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads, compaction, ship)");
+                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads, compaction, ship, fleet)");
             }
         }
         System.out.println("\n== summary (2-core machine; each baseline measured in the same run) ==");

@@ -99,14 +99,15 @@ public final class FleetProjector implements AutoCloseable {
     /**
      * Applies up to {@code target} (next offset per partition), exactly: records past it are left for later.
      * A null target means the end at the call, or none when following.
+     *
+     * <p>Two threads: a fetcher ({@code runledger-fleet-fetch}) owns the Kafka consumer, polls and decodes the next
+     * batch while this thread writes the previous one to PostgreSQL, since on 2 cores the decoding and the
+     * database's work each take about half the time. When a batch fails or the stored offsets moved, this thread
+     * asks the fetcher to seek back to the stored offsets; batches fetched before that (an older epoch) are dropped.
      */
     Summary run(Map<Integer, Long> target) throws InterruptedException {
         long start = System.nanoTime();
-        long records = 0;
-        long batches = 0;
-        long reseeks = 0;
         long retriesBefore = (long) retries.count();
-        long backoff = 100;
         Map<String, Object> settings = consumerSettings(config.bootstrap());
         try (HikariDataSource pool = FleetDatabase.pool(config.jdbcUrl(), "runledger-fleet-" + schema, 1);
              KafkaConsumer<byte[], byte[]> kafka = new KafkaConsumer<>(settings, new ByteArrayDeserializer(),
@@ -124,74 +125,210 @@ public final class FleetProjector implements AutoCloseable {
                     end.put(e.getKey().partition(), e.getValue());
                 }
             }
-            long appliedBefore = 0;
-            long duplicatesBefore = 0;
-            long quarantinedBefore = 0;
-            while (running) {
-                try (Connection c = pool.getConnection()) {
-                    c.setAutoCommit(false);
-                    FleetSchema.ensure(c, schema);
-                    FleetApply engine = new FleetApply(c, schema, config.topic(), config.maxCachedRuns());
-                    c.commit();
-                    seek(kafka, partitions, FleetApply.storedOffsets(c, schema, config.topic(), false));
-                    c.commit();
-                    while (running) {
-                        if (end != null && reached(kafka, partitions, end)) {
-                            return summary(records, batches, reseeks, retriesBefore, start, engine);
-                        }
-                        Map<Integer, Long> from = positions(kafka, partitions);
-                        List<ConsumerRecord<byte[], byte[]>> batch = collect(kafka, end);
-                        refreshLag(kafka, partitions);
-                        if (batch.isEmpty()) {
-                            continue;
-                        }
-                        Timer.Sample sample = Timer.start();
-                        Map<Integer, Long> elsewhere = engine.applyBatch(batch, from, positions(kafka, partitions));
-                        if (elsewhere != null) {
-                            LOG.warn("fleet projector {}: the stored offsets {} are not where this projector stood ({}): another"
-                                    + " writer moved them (a rebuild swapped in?); continuing from the stored offsets", schema,
-                                    elsewhere, from);
-                            seek(kafka, partitions, elsewhere);
-                            reseeks++;
-                            continue;
-                        }
-                        sample.stop(batchTime);
-                        batches++;
-                        records += batch.size();
-                        applied.increment(engine.applied - appliedBefore);
-                        duplicates.increment(engine.duplicates - duplicatesBefore);
-                        quarantined.increment(engine.quarantined - quarantinedBefore);
-                        appliedBefore = engine.applied;
-                        duplicatesBefore = engine.duplicates;
-                        quarantinedBefore = engine.quarantined;
-                        newestAppliedMillis.set(batch.get(batch.size() - 1).timestamp());
-                        backoff = 100;
-                    }
-                    return summary(records, batches, reseeks, retriesBefore, start, engine);
-                } catch (SQLException | RuntimeException e) {
-                    if (!running || e instanceof WakeupException) {
-                        break;
-                    }
-                    retries.increment();
-                    LOG.warn("fleet projector {}: {}; reconnecting and resuming from the stored offsets in {} ms", schema,
-                            e.toString(), backoff);
-                    Thread.sleep(backoff);
-                    backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
-                    appliedBefore = 0;
-                    duplicatesBefore = 0;
-                    quarantinedBefore = 0;
-                }
+            Fetcher fetcher = new Fetcher(kafka, partitions, end);
+            try {
+                return write(pool, fetcher, start, retriesBefore);
+            } finally {
+                fetcher.stop();
             }
-            return new Summary(records, (long) applied.count(), (long) duplicates.count(), (long) quarantined.count(), batches,
-                    (long) retries.count() - retriesBefore, reseeks, Duration.ofNanos(System.nanoTime() - start));
         } finally {
             consumer = null;
+        }
+    }
+
+    /** The writing side of {@link #run(Map)}: applies fetched batches, each in one transaction, until the end or a stop. */
+    private Summary write(HikariDataSource pool, Fetcher fetcher, long start, long retriesBefore) throws InterruptedException {
+        long records = 0;
+        long batches = 0;
+        long reseeks = 0;
+        long backoff = 100;
+        FleetApply engine = null;
+        long appliedBefore = 0;
+        long duplicatesBefore = 0;
+        long quarantinedBefore = 0;
+        while (running) {
+            try (Connection c = pool.getConnection()) {
+                c.setAutoCommit(false);
+                FleetSchema.ensure(c, schema);
+                engine = new FleetApply(c, schema, config.topic(), config.maxCachedRuns());
+                appliedBefore = 0;
+                duplicatesBefore = 0;
+                quarantinedBefore = 0;
+                fetcher.seek(FleetApply.storedOffsets(c, schema, config.topic(), false));
+                c.commit();
+                while (running) {
+                    Batch batch = fetcher.next();
+                    if (batch == null) {
+                        continue; // nothing yet, or a batch fetched before the last seek
+                    }
+                    if (batch.end) {
+                        return summary(records, batches, reseeks, retriesBefore, start, engine);
+                    }
+                    Timer.Sample sample = Timer.start();
+                    Map<Integer, Long> elsewhere = engine.applyBatch(batch.records, batch.from, batch.to);
+                    if (elsewhere != null) {
+                        LOG.warn("fleet projector {}: the stored offsets {} are not where this projector stood ({}): another"
+                                + " writer moved them (a rebuild swapped in?); continuing from the stored offsets", schema,
+                                elsewhere, batch.from);
+                        fetcher.seek(elsewhere);
+                        reseeks++;
+                        continue;
+                    }
+                    sample.stop(batchTime);
+                    batches++;
+                    records += batch.records.size();
+                    applied.increment(engine.applied - appliedBefore);
+                    duplicates.increment(engine.duplicates - duplicatesBefore);
+                    quarantined.increment(engine.quarantined - quarantinedBefore);
+                    appliedBefore = engine.applied;
+                    duplicatesBefore = engine.duplicates;
+                    quarantinedBefore = engine.quarantined;
+                    newestAppliedMillis.set(batch.newestTimestamp);
+                    backoff = 100;
+                }
+            } catch (SQLException | RuntimeException e) {
+                if (!running) {
+                    break;
+                }
+                retries.increment();
+                LOG.warn("fleet projector {}: {}; reconnecting and resuming from the stored offsets in {} ms", schema,
+                        e.toString(), backoff);
+                Thread.sleep(backoff);
+                backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
+            }
+        }
+        return engine == null
+                ? new Summary(records, 0, 0, 0, batches, (long) retries.count() - retriesBefore, reseeks,
+                        Duration.ofNanos(System.nanoTime() - start))
+                : summary(records, batches, reseeks, retriesBefore, start, engine);
+    }
+
+    /** One transaction's records, decoded, with the consumer's positions before and after them; or the end marker. */
+    private record Batch(long epoch, List<FleetApply.Decoded> records, Map<Integer, Long> from, Map<Integer, Long> to,
+                         long newestTimestamp, boolean end) {
+    }
+
+    /**
+     * The thread that owns the consumer. It fetches and decodes one batch ahead of the writer; a seek request
+     * (from the writer, after a failure or when the stored offsets moved) starts a new epoch.
+     */
+    private final class Fetcher {
+        private final KafkaConsumer<byte[], byte[]> kafka;
+        private final List<TopicPartition> partitions;
+        private final Map<Integer, Long> end;
+        private final java.util.concurrent.BlockingQueue<Batch> ready = new java.util.concurrent.ArrayBlockingQueue<>(1);
+        private final java.util.concurrent.atomic.AtomicReference<Map<Integer, Long>> seekTo =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        private final AtomicLong epoch = new AtomicLong();
+        private final Thread thread;
+        private volatile boolean fetching = true;
+        private volatile RuntimeException failure;
+
+        Fetcher(KafkaConsumer<byte[], byte[]> kafka, List<TopicPartition> partitions, Map<Integer, Long> end) {
+            this.kafka = kafka;
+            this.partitions = partitions;
+            this.end = end;
+            this.thread = new Thread(this::loop, "runledger-fleet-fetch-" + schema);
+            thread.setDaemon(true);
+        }
+
+        /** Asks for the consumer to continue from {@code stored}; batches fetched before are dropped. */
+        void seek(Map<Integer, Long> stored) {
+            epoch.incrementAndGet();
+            seekTo.set(Map.copyOf(stored));
+            ready.clear();
+            if (!thread.isAlive()) {
+                thread.start();
+            }
+        }
+
+        /** The next batch of the current epoch, or null after a short wait. */
+        Batch next() throws InterruptedException {
+            RuntimeException f = failure;
+            if (f != null) {
+                throw f;
+            }
+            Batch b = ready.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return b == null || b.epoch != epoch.get() ? null : b;
+        }
+
+        private void loop() {
+            long backoff = 100;
+            long current = -1;
+            while (fetching && running) {
+                try {
+                    Map<Integer, Long> to = seekTo.getAndSet(null);
+                    if (to != null) {
+                        current = epoch.get();
+                        FleetProjector.seek(kafka, partitions, to);
+                    }
+                    if (current < 0) {
+                        Thread.sleep(10);
+                        continue;
+                    }
+                    Batch b;
+                    if (end != null && reached(kafka, partitions, end)) {
+                        b = new Batch(current, List.of(), Map.of(), Map.of(), 0, true);
+                    } else {
+                        Map<Integer, Long> from = positions(kafka, partitions);
+                        List<ConsumerRecord<byte[], byte[]>> records = collect(kafka, end);
+                        refreshLag(kafka, partitions);
+                        if (records.isEmpty()) {
+                            continue;
+                        }
+                        List<FleetApply.Decoded> decoded = new ArrayList<>(records.size());
+                        for (ConsumerRecord<byte[], byte[]> r : records) {
+                            decoded.add(FleetApply.decode(r));
+                        }
+                        b = new Batch(current, decoded, from, positions(kafka, partitions),
+                                records.get(records.size() - 1).timestamp(), false);
+                    }
+                    while (fetching && running && seekTo.get() == null && !ready.offer(b, 50, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        // the writer is busy with the previous batch
+                    }
+                    if (b.end) {
+                        Thread.sleep(10); // the writer returns on it; stay ready in case it asks for a seek instead
+                    }
+                    backoff = 100;
+                } catch (WakeupException | InterruptedException e) {
+                    return;
+                } catch (RuntimeException e) {
+                    if (!fetching || !running) {
+                        return;
+                    }
+                    retries.increment();
+                    LOG.warn("fleet projector {}: fetching from Kafka failed ({}); retrying in {} ms", schema, e.toString(), backoff);
+                    try {
+                        Thread.sleep(backoff);
+                    } catch (InterruptedException stop) {
+                        return;
+                    }
+                    backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
+                } catch (Error e) {
+                    failure = new IllegalStateException("the fleet fetch thread failed", e);
+                    LOG.error("fleet projector {}: the fetch thread failed", schema, e);
+                    return;
+                }
+            }
+        }
+
+        void stop() throws InterruptedException {
+            fetching = false;
+            kafka.wakeup();
+            thread.join(30_000);
         }
     }
 
     private Summary summary(long records, long batches, long reseeks, long retriesBefore, long start, FleetApply engine) {
         return new Summary(records, engine.applied, engine.duplicates, engine.quarantined, batches,
                 (long) retries.count() - retriesBefore, reseeks, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /** Creates the fleet projection's schema, tables and indexes in {@code db} unless they exist. */
+    public static void ensureSchema(javax.sql.DataSource db, String schema) throws SQLException {
+        try (Connection c = db.getConnection()) {
+            FleetSchema.ensure(c, schema);
+        }
     }
 
     /** The topic's partitions; while following, waits for the topic to exist. */

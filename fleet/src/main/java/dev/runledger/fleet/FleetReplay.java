@@ -32,7 +32,7 @@ public final class FleetReplay {
                     "status", "completed_at", "completed_index", "labels::text", "summary", "command_count", "damaged")),
             new Table("run_commands", List.of("robot_id", "run_id", "index_in_run"), List.of("command_id", "command_type",
                     "status", "command")),
-            new Table("run_labels", List.of("robot_id", "run_id", "key"), List.of("value")),
+            new Table("run_labels", List.of("robot_id", "run_id", "key"), List.of("value", "created_ms", "created_index", "status")),
             new Table("run_tombstones", List.of("robot_id", "run_id"), List.of("deleted_index")),
             new Table("quarantine", List.of("source_partition", "source_offset"), List.of("robot_id", "journal_index", "run_id",
                     "event_type", "error", "event")),

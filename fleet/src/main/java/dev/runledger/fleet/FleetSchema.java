@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
  * first in every key, plus {@code source_offsets} and {@code robot_positions}, which the projector writes
  * in the same transaction as the rows they cover. Command and summary JSON are {@code text}, byte for byte;
  * labels are kept twice, normalized in {@code run_labels} (what queries use) and as {@code jsonb} on the run
- * (what the benchmarks compare against).
+ * (what the benchmarks compare against). The run's key is also the primary key's prefix of every child table.
  */
 final class FleetSchema {
     static final String DEFAULT = "runledger";
@@ -62,6 +62,11 @@ final class FleetSchema {
                         + " run_id text NOT NULL,"
                         + " key text NOT NULL,"
                         + " value text NOT NULL,"
+                        // The run's creation time, index and status, copied here so that a label filter is answered
+                        // from the label index alone, newest first, and stops at the page length (see FleetQueries).
+                        + " created_ms bigint NOT NULL,"
+                        + " created_index bigint NOT NULL,"
+                        + " status text NOT NULL,"
                         + " PRIMARY KEY(robot_id, run_id, key))",
                 "CREATE TABLE " + s + ".run_tombstones("
                         + " robot_id text NOT NULL,"
@@ -94,7 +99,8 @@ final class FleetSchema {
 
     static List<String> indexes(String s) {
         return List.of(
-                "CREATE INDEX run_labels_kv ON " + s + ".run_labels(key, value)",
+                "CREATE INDEX run_labels_kv ON " + s + ".run_labels(key, value, created_ms DESC, robot_id DESC,"
+                        + " created_index DESC) INCLUDE (run_id, status)",
                 "CREATE UNIQUE INDEX run_commands_id ON " + s + ".run_commands(robot_id, run_id, command_id)",
                 "CREATE INDEX runs_created ON " + s + ".runs(created_ms DESC, robot_id DESC, created_index DESC)",
                 "CREATE INDEX runs_robot_created ON " + s + ".runs(robot_id, created_index DESC)",

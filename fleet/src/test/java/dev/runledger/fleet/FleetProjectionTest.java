@@ -449,7 +449,7 @@ class FleetProjectionTest {
                 }
                 Process child = dev.runledger.ledger.ChildJvm.start(FleetProjectorChild.class, dir.resolve("child-" + trial + ".log"),
                         kafka.bootstrap(), postgres.jdbcUrl(), topic, "crash", String.valueOf(1 + random.nextInt(100)));
-                Thread.sleep(300 + random.nextInt(1_700));
+                Thread.sleep(300 + random.nextInt(3_700)); // the first commit comes ~1.5 s after the JVM starts
                 dev.runledger.ledger.ChildJvm.kill9(child);
             }
             // The children were killed while working, not before they began: they committed batches between kills.
