@@ -15,7 +15,15 @@ public final class QueryJson {
     }
 
     public static void writeRun(JsonGenerator g, RunView r) throws IOException {
+        writeRun(g, null, r);
+    }
+
+    /** A run of the fleet: as {@link #writeRun(JsonGenerator, RunView)}, with {@code "robot"} first (omitted when null). */
+    public static void writeRun(JsonGenerator g, String robot, RunView r) throws IOException {
         g.writeStartObject();
+        if (robot != null) {
+            g.writeStringField("robot", robot);
+        }
         g.writeStringField("id", r.id());
         g.writeStringField("createdAt", r.createdAt());
         if (r.protocolId() != null) {

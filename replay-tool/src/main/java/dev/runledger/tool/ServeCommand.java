@@ -12,15 +12,24 @@ import java.util.concurrent.CountDownLatch;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Runs the ledger, the projector and the HTTP API in one process until SIGTERM or Ctrl-C.",
+                "With --postgres instead of --journal and --db it serves the fleet's PostgreSQL projection, read-only.",
                 "Binds 127.0.0.1 by default; any other address needs a token (--token-file or RUNLEDGER_TOKEN), which every",
                 "request but /health must then carry as Authorization: Bearer <token>; serve such an address over TLS",
                 "(--tls-keystore)."})
 final class ServeCommand implements Callable<Integer> {
-    @Mixin
-    JournalOption journal;
+    @Option(names = "--journal", paramLabel = "DIR", description = "Journal directory (Chronicle Queue).")
+    Path journal;
 
-    @Mixin
-    DbOption db;
+    @Option(names = "--db", paramLabel = "FILE", description = "The SQLite projection file.")
+    Path db;
+
+    @Option(names = "--postgres", paramLabel = "JDBC_URL", description = "Serve the fleet's PostgreSQL projection instead"
+            + " of a journal (read-only): GET /runs across robots, /robots/{robot}/runs/... for one robot.")
+    String postgres;
+
+    @Option(names = "--schema", defaultValue = dev.runledger.fleet.FleetProjectorConfig.DEFAULT_SCHEMA, paramLabel = "NAME",
+            description = "With --postgres: the fleet projection's schema (default: ${DEFAULT-VALUE}).")
+    String schema;
 
     @Option(names = "--port", defaultValue = "8080", paramLabel = "P", description = "Port (default 8080; 0 picks one).")
     int port;
@@ -137,8 +146,17 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         double threshold = compactionThreshold();
-        ServerConfig config = ServerConfig.builder(journal.journal, db.db).bind(bind).port(port).token(token()).tls(tls())
-                .retention(retention.policy()).compactWhenDead(Math.max(0, threshold))
+        if (postgres != null) {
+            if (journal != null || db != null || shipTo != null || threshold >= 0 || retention.policy() != null) {
+                throw new IllegalArgumentException("--postgres serves the fleet read-only: --journal, --db, --ship-to,"
+                        + " --compact-when-dead and retention go with a robot's own server");
+            }
+        } else if (journal == null || db == null) {
+            throw new IllegalArgumentException("give --journal and --db (a robot's own server), or --postgres (the fleet)");
+        }
+        ServerConfig.Builder builder = postgres != null ? ServerConfig.fleet(postgres, schema)
+                : ServerConfig.builder(journal, db).retention(retention.policy()).compactWhenDead(Math.max(0, threshold));
+        ServerConfig config = builder.bind(bind).port(port).token(token()).tls(tls())
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
                 .build();
         if ((shipTo == null) != (robot == null)) {

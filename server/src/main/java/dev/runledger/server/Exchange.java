@@ -268,6 +268,10 @@ final class Exchange {
             error = e;
         } else if (failure instanceof ProjectionUnavailableException e) {
             error = new HttpError(503, "ProjectionUnavailable", e.getMessage(), null, e.progress());
+        } else if (failure instanceof dev.runledger.fleet.FleetQueries.FleetReadException e) {
+            LOG.warn("{} {} (route {}): {}", method(), rawPath(), route, e.getMessage());
+            setHeader("Retry-After", "5");
+            error = new HttpError(503, "FleetUnavailable", "the fleet's PostgreSQL cannot answer: " + e.getMessage());
         } else {
             String incident = Long.toHexString(System.nanoTime());
             LOG.error("{} {} (route {}) failed (incident {})", method(), rawPath(), route, incident, failure);

@@ -1,6 +1,5 @@
 package dev.runledger.server;
 
-import dev.runledger.projections.Projection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,20 +25,34 @@ final class MinIndexWaits {
     interface Parked {
         long minIndex();
 
+        /** Whose journal index {@link #minIndex} is: null on a robot's own server, a robot's id over the fleet. */
+        default String robot() {
+            return null;
+        }
+
         long deadlineNanos();
 
         void wake(boolean applied);
     }
 
-    private final Projection projection;
+    /** Where the applied positions come from: the robot's projection, or the fleet's robot positions. */
+    interface Progress {
+        /** Returns when the position may have moved toward {@code lowest}, or after {@code timeout}. */
+        void await(long lowest, Duration timeout) throws InterruptedException;
+
+        /** The applied index for a parked read's {@link Parked#robot()}, read once per round for every parked read. */
+        java.util.function.ToLongFunction<String> applied();
+    }
+
+    private final Progress progress;
     private final Executor requests;
     private final int cap;
     private final List<Parked> parked = new ArrayList<>();
     private final Thread waiter;
     private volatile boolean running = true;
 
-    MinIndexWaits(Projection projection, Executor requests, int cap) {
-        this.projection = projection;
+    MinIndexWaits(Progress progress, Executor requests, int cap) {
+        this.progress = progress;
         this.requests = requests;
         this.cap = cap;
         this.waiter = new Thread(this::run, "runledger-minindex-waits");
@@ -80,9 +93,9 @@ final class MinIndexWaits {
                     java.util.concurrent.locks.LockSupport.parkNanos(IDLE_PARK_NANOS);
                 } else {
                     long left = Math.max(1, Math.min(earliest - System.nanoTime(), IDLE_PARK_NANOS));
-                    projection.awaitApplied(lowest, Duration.ofNanos(left)); // woken by the projector's progress
+                    progress.await(lowest, Duration.ofNanos(left)); // woken by the projector's progress
                 }
-                release(projection.appliedIndex(), System.nanoTime());
+                release(progress.applied(), System.nanoTime());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -92,13 +105,13 @@ final class MinIndexWaits {
         }
     }
 
-    private void release(long applied, long now) {
+    private void release(java.util.function.ToLongFunction<String> applied, long now) {
         List<Parked> ready = new ArrayList<>();
         List<Parked> expired = new ArrayList<>();
         synchronized (parked) {
             for (Iterator<Parked> it = parked.iterator(); it.hasNext(); ) {
                 Parked p = it.next();
-                if (p.minIndex() <= applied) {
+                if (p.minIndex() <= applied.applyAsLong(p.robot())) {
                     ready.add(p);
                     it.remove();
                 } else if (now >= p.deadlineNanos()) {

@@ -1,11 +1,5 @@
 package dev.runledger.server;
 
-import dev.runledger.ledger.Journal;
-import dev.runledger.ledger.Ledger;
-import dev.runledger.ledger.LedgerConfig;
-import dev.runledger.projections.Projection;
-import dev.runledger.projections.ProjectionConfig;
-import dev.runledger.projections.ProjectionStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Timer;
@@ -57,9 +51,7 @@ public final class RunLedgerServer implements AutoCloseable {
     private final ServerConfig config;
     private final PrometheusMeterRegistry registry;
     private final JvmGcMetrics gcMetrics;
-    private final Ledger ledger;
-    private final Projection projection;
-    private final Eraser eraser;
+    private final Backend backend;
     private final Server jetty;
     private final ServerConnector connector;
     private final ConnectionDeadlines deadlines;
@@ -90,18 +82,7 @@ public final class RunLedgerServer implements AutoCloseable {
         new FileDescriptorMetrics().bindTo(registry);
         gcMetrics = new JvmGcMetrics();
         gcMetrics.bindTo(registry);
-        Ledger openedLedger = Ledger.open(LedgerConfig.builder(config.journal()).meterRegistry(registry)
-                .retention(config.retention()).compactWhenDead(config.compactWhenDead()).build());
-        Projection openedProjection;
-        try {
-            openedProjection = Projection.open(ProjectionConfig.builder(config.database(), openedLedger.journal())
-                    .meterRegistry(registry).pollInterval(Duration.ofMillis(20)).build());
-        } catch (RuntimeException e) {
-            openedLedger.close();
-            throw e;
-        }
-        this.ledger = openedLedger;
-        this.projection = openedProjection;
+        this.backend = config.fleet() != null ? new FleetBackend(config) : new RobotBackend(config, registry, slowClients("body"));
 
         // Workers run handlers; Jetty leases an acceptor and a selector from the same pool, hence the +2.
         QueuedThreadPool pool = new QueuedThreadPool(config.threads() + 2, Math.min(4, config.threads() + 2));
@@ -117,21 +98,12 @@ public final class RunLedgerServer implements AutoCloseable {
         jetty.setHandler(new Dispatch());
         jetty.setStopTimeout(0); // our close() already let requests finish; Jetty's stop just closes
 
-        eraser = new Eraser(ledger, projection);
-        EventsEndpoint events = new EventsEndpoint(ledger, registry, config, slowClients("body"), eraser);
-        RunsEndpoint runs = new RunsEndpoint(projection, config);
-        routes = new Routes()
-                .add("POST", "/events", (e, p) -> events.handle(e))
-                .add("GET", "/runs", (e, p) -> runs.listRuns(e))
-                .add("GET", "/runs/{id}", (e, p) -> runs.run(e, p.get(0)))
-                .add("DELETE", "/runs/{id}", (e, p) -> events.delete(e, p.get(0)))
-                .add("GET", "/runs/{id}/commands", (e, p) -> runs.commands(e, p.get(0)))
-                .add("GET", "/runs/{id}/commands.json", (e, p) -> runs.commandsJson(e, p.get(0)))
-                .add("GET", "/runs/{id}/commands/{commandId}", (e, p) -> runs.command(e, p.get(0), p.get(1)))
-                .add("GET", "/health", (e, p) -> health(e))
+        routes = new Routes();
+        backend.addRoutes(routes, new RunsEndpoint(config));
+        routes.add("GET", "/health", (e, p) -> backend.health(e))
                 .add("GET", "/metrics", (e, p) -> metrics(e));
         bearer = new BearerToken(config.token());
-        waits = new MinIndexWaits(projection, pool, config.maxParkedReads());
+        waits = new MinIndexWaits(backend.progress(), pool, config.maxParkedReads());
     }
 
     private Counter slowClients(String stage) {
@@ -180,12 +152,8 @@ public final class RunLedgerServer implements AutoCloseable {
             throw new IOException("cannot listen on " + config.bind() + ":" + config.port() + ": " + e.getMessage(), e);
         }
         server.deadlines.start(server.jetty.getScheduler());
-        ProjectionStatus s = server.projection.status();
-        Journal j = server.ledger.journal();
-        LOG.info("serving on {}://{}:{} - journal {} (id {}, head {}), projection {} (schema version {}, checkpoint {},"
-                        + " lag {} events, {}){}", config.tls() == null ? "http" : "https", config.bind(), server.port(),
-                j.directory(), j.id(), j.headIndex(), config.database(), s.schemaVersion(), s.checkpoint(), s.lagEvents(),
-                s.state(), config.token() == null ? "" : "; every request but /health needs the bearer token");
+        LOG.info("serving on {}://{}:{} - {}{}", config.tls() == null ? "http" : "https", config.bind(), server.port(),
+                server.backend.describe(), config.token() == null ? "" : "; every request but /health needs the bearer token");
         if (config.tls() == null && !config.loopback()) {
             LOG.warn("serving plain HTTP on {}: the bearer token and run data cross the network unencrypted; give"
                     + " --tls-keystore", config.bind());
@@ -202,9 +170,9 @@ public final class RunLedgerServer implements AutoCloseable {
         return waits.size();
     }
 
-    /** The journal the server appends to, for readers in the same process (a shipper). */
+    /** The journal the server appends to, for readers in the same process (a shipper); null when serving the fleet. */
     public dev.runledger.ledger.Journal journal() {
-        return ledger.journal();
+        return backend.journal();
     }
 
     public PrometheusMeterRegistry registry() {
@@ -257,21 +225,30 @@ public final class RunLedgerServer implements AutoCloseable {
                     + " with POST /events)");
         }
         // Run reads wait for minIndex (read-your-writes); health and metrics answer at once, as always.
-        Long minIndex = match.template().startsWith("/runs") ? exchange.longParam("minIndex") : null;
-        if (minIndex != null && projection.appliedIndex() < minIndex) {
-            park(exchange, match, minIndex);
-            return;
+        boolean read = match.template().startsWith("/runs") || match.template().startsWith("/robots/");
+        Long minIndex = read ? exchange.longParam("minIndex") : null;
+        if (minIndex != null) {
+            String robot = backend.minIndexRobot(exchange, match);
+            if (backend.applied(robot) < minIndex) {
+                park(exchange, match, robot, minIndex);
+                return;
+            }
         }
         match.handler().handle(exchange, match.params());
     }
 
     /** Parks a read until its minIndex is applied, holding no thread; past the cap, 503 at once. */
-    private void park(Exchange exchange, Routes.Match match, long minIndex) {
+    private void park(Exchange exchange, Routes.Match match, String robot, long minIndex) {
         long deadline = System.nanoTime() + config.maxWait().toNanos();
         boolean parked = waits.park(new MinIndexWaits.Parked() {
             @Override
             public long minIndex() {
                 return minIndex;
+            }
+
+            @Override
+            public String robot() {
+                return robot;
             }
 
             @Override
@@ -283,7 +260,8 @@ public final class RunLedgerServer implements AutoCloseable {
             public void wake(boolean applied) {
                 if (!applied) {
                     retryLater(exchange, new HttpError(503, "NotYetApplied", "journal index " + minIndex
-                            + " is not applied yet (applied: " + projection.appliedIndex() + ") after waiting "
+                            + (robot == null ? "" : " of robot " + robot) + " is not applied yet (applied: "
+                            + backend.applied(robot) + ") after waiting "
                             + config.maxWait().toMillis() + " ms; retry"));
                     return;
                 }
@@ -320,66 +298,6 @@ public final class RunLedgerServer implements AutoCloseable {
         return "/health".equals(rawPath) || config.publicMetrics() && "/metrics".equals(rawPath);
     }
 
-    /**
-     * 200 while the projection serves (also when {@code degraded}: reads answer from the last checkpoint
-     * while failing batches are retried), 503 when it failed for good. The lag is the real distance from the
-     * journal head, growing while batches fail.
-     */
-    private void health(Exchange e) throws IOException {
-        ProjectionStatus s = projection.status();
-        int status = s.state() == ProjectionStatus.State.FAILED ? 503 : 200;
-        String state = s.state().name().toLowerCase(Locale.ROOT);
-        e.sendJson(status, g -> {
-            g.writeStartObject();
-            g.writeStringField("status", s.state() == ProjectionStatus.State.RUNNING ? "ok" : state);
-            g.writeObjectFieldStart("journal");
-            g.writeStringField("id", s.journalId());
-            g.writeNumberField("head", s.journalHead());
-            dev.runledger.ledger.JournalIntegrity integrity = ledger.integrity();
-            g.writeStringField("integrity", integrity.intact() ? "intact" : "events missing");
-            if (!integrity.intact()) {
-                g.writeNumberField("missingEvents", integrity.missingEvents());
-                g.writeStringField("detail", integrity.detail());
-            }
-            String compacted = dev.runledger.ledger.JournalCompaction.lastCompaction(ledger.journal().directory());
-            if (compacted != null) {
-                g.writeFieldName("lastCompaction");
-                g.writeRawValue(compacted); // a line the compaction wrote: one JSON object
-            }
-            g.writeEndObject();
-            Ledger.RetentionStatus retention = ledger.retentionStatus();
-            g.writeObjectFieldStart("retention");
-            g.writeStringField("policy", retention.policy() == null ? "keep every run" : retention.policy().toString());
-            if (retention.lastRun() != null) {
-                g.writeStringField("lastRun", retention.lastRun().toString());
-                g.writeNumberField("lastDeleted", retention.lastDeleted());
-            }
-            g.writeNumberField("deleted", retention.totalDeleted());
-            if (config.compactWhenDead() > 0) {
-                g.writeStringField("compactWhenDead", Math.round(config.compactWhenDead() * 100) + "%");
-            }
-            g.writeEndObject();
-            g.writeObjectFieldStart("projection");
-            g.writeStringField("file", config.database().toString());
-            g.writeNumberField("checkpoint", s.checkpoint());
-            g.writeNumberField("lagEvents", s.lagEvents());
-            g.writeNumberField("schemaVersion", s.schemaVersion());
-            g.writeStringField("state", state);
-            g.writeNumberField("quarantined", s.quarantined());
-            if (s.rebuildProgress() >= 0) {
-                g.writeNumberField("rebuildProgress", s.rebuildProgress());
-            }
-            if (s.lastError() != null) {
-                g.writeStringField("lastError", s.lastError());
-            }
-            if (s.degradedSince() != null) {
-                g.writeStringField("degradedSince", s.degradedSince().toString());
-            }
-            g.writeEndObject();
-            g.writeEndObject();
-        });
-    }
-
     private void metrics(Exchange e) throws IOException {
         e.send(200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape().getBytes(StandardCharsets.UTF_8));
     }
@@ -412,9 +330,7 @@ public final class RunLedgerServer implements AutoCloseable {
     }
 
     private void closeStores() {
-        eraser.close();
-        projection.close();
-        ledger.close();
+        backend.close();
         gcMetrics.close();
         registry.close();
     }

@@ -1,8 +1,9 @@
 package dev.runledger.server;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.runledger.fleet.FleetQueries;
 import dev.runledger.projections.CommandPage;
 import dev.runledger.projections.CommandView;
-import dev.runledger.projections.Projection;
 import dev.runledger.projections.QueryJson;
 import dev.runledger.projections.RunPage;
 import dev.runledger.projections.RunQueries;
@@ -17,20 +18,64 @@ import java.util.Map;
 
 /**
  * The reads: {@code /runs}, {@code /runs/{id}}, {@code /runs/{id}/commands}, {@code /runs/{id}/commands/{commandId}}
- * and {@code /runs/{id}/commands.json}, as the server's route table dispatches them. Every read takes
+ * and {@code /runs/{id}/commands.json}, as the server's route table dispatches them, over a robot's projection or
+ * (with {@code /robots/{robot}} in front) one robot of the fleet. Every read takes
  * {@code minIndex} (read-your-writes): the server runs a read only once its index is applied (MinIndexWaits).
  * Stored JSON (commands, summaries) is written out raw, never re-encoded.
  */
 final class RunsEndpoint {
-    private final Projection projection;
+    private static final List<String> RUN_PARAMS = List.of("status", "pageLength", "cursor", "minIndex", "createdFrom",
+            "createdBefore", "total");
     private final ServerConfig config;
 
-    RunsEndpoint(Projection projection, ServerConfig config) {
-        this.projection = projection;
+    RunsEndpoint(ServerConfig config) {
         this.config = config;
     }
 
-    void listRuns(Exchange e) throws IOException {
+    void listRuns(Exchange e, RunQueries q) throws IOException {
+        RunQuery query = query(e, List.of());
+        RunPage page;
+        try {
+            page = q.runs(query);
+        } catch (IllegalArgumentException bad) {
+            throw HttpError.badRequest(bad.getMessage());
+        }
+        e.sendJson(200, g -> QueryJson.writeRunPage(g, page));
+    }
+
+    /** {@code GET /runs} over the fleet: every robot's runs (or one robot's with {@code robot}); each run names its robot. */
+    void listFleetRuns(Exchange e, FleetQueries fleet) throws IOException {
+        RunQuery query = query(e, List.of("robot"));
+        FleetQueries.FleetRunPage page;
+        try {
+            page = fleet.runs(e.param("robot"), query);
+        } catch (IllegalArgumentException bad) {
+            throw HttpError.badRequest(bad.getMessage());
+        }
+        e.sendJson(200, g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("data");
+            for (FleetQueries.FleetRun r : page.runs()) {
+                QueryJson.writeRun(g, r.robot(), r.run());
+            }
+            g.writeEndArray();
+            writeMeta(g, page.nextCursor(), page.total());
+            g.writeEndObject();
+        });
+    }
+
+    private static void writeMeta(JsonGenerator g, String nextCursor, Long total) throws IOException {
+        g.writeObjectFieldStart("meta");
+        if (nextCursor != null) {
+            g.writeStringField("nextCursor", nextCursor);
+        }
+        if (total != null) {
+            g.writeNumberField("totalLength", total);
+        }
+        g.writeEndObject();
+    }
+
+    private RunQuery query(Exchange e, List<String> extra) {
         RunQuery.Builder q = RunQuery.builder();
         for (Map.Entry<String, List<String>> param : e.query.entrySet()) {
             String name = param.getKey();
@@ -43,23 +88,21 @@ final class RunsEndpoint {
                         q.label(key, value);
                     }
                 }
-            } else if (!List.of("status", "pageLength", "cursor", "minIndex", "createdFrom", "createdBefore", "total")
-                    .contains(name)) {
+            } else if (!RUN_PARAMS.contains(name) && !extra.contains(name)) {
                 throw HttpError.badRequest("unknown parameter " + name + " (label.KEY=VALUE, status, pageLength, cursor,"
-                        + " createdFrom, createdBefore, total, minIndex)");
+                        + " createdFrom, createdBefore, total, minIndex" + (extra.isEmpty() ? "" : ", " + String.join(", ", extra))
+                        + ")");
             }
         }
         Integer pageLength = e.intParam("pageLength", 1, config.maxPageLength());
-        RunPage page;
         try {
-            page = projection.queries().runs(q.status(e.param("status"))
+            return q.status(e.param("status"))
                     .pageLength(pageLength == null ? RunQuery.DEFAULT_PAGE_LENGTH : pageLength)
                     .cursor(e.param("cursor")).createdFrom(instant(e, "createdFrom"))
-                    .createdBefore(instant(e, "createdBefore")).includeTotal("true".equals(e.param("total"))).build());
+                    .createdBefore(instant(e, "createdBefore")).includeTotal("true".equals(e.param("total"))).build();
         } catch (IllegalArgumentException bad) {
             throw HttpError.badRequest(bad.getMessage());
         }
-        e.sendJson(200, g -> QueryJson.writeRunPage(g, page));
     }
 
     private static Instant instant(Exchange e, String name) {
@@ -71,8 +114,8 @@ final class RunsEndpoint {
         }
     }
 
-    void run(Exchange e, String runId) throws IOException {
-        RunView run = projection.queries().run(runId).orElseThrow(() -> HttpError.notFound("no run " + runId));
+    void run(Exchange e, RunQueries q, String runId) throws IOException {
+        RunView run = q.run(runId).orElseThrow(() -> HttpError.notFound("no run " + runId));
         e.sendJson(200, g -> {
             g.writeStartObject();
             g.writeFieldName("data");
@@ -81,18 +124,18 @@ final class RunsEndpoint {
         });
     }
 
-    void commands(Exchange e, String runId) throws IOException {
+    void commands(Exchange e, RunQueries q, String runId) throws IOException {
         Integer cursor = e.intParam("cursor", 0, Integer.MAX_VALUE);
         Integer pageLength = e.intParam("pageLength", 1, config.maxPageLength());
-        CommandPage page = projection.queries().commands(runId, cursor,
+        CommandPage page = q.commands(runId, cursor,
                         pageLength == null ? RunQueries.DEFAULT_COMMAND_PAGE_LENGTH : pageLength)
                 .orElseThrow(() -> HttpError.notFound("no run " + runId));
         e.sendJson(200, g -> QueryJson.writeCommandPage(g, page));
     }
 
-    void command(Exchange e, String runId, String commandId) throws IOException {
-        CommandView c = projection.queries().command(runId, commandId).orElseThrow(() -> HttpError.notFound(
-                projection.queries().run(runId).isPresent() ? "no command " + commandId + " in run " + runId : "no run " + runId));
+    void command(Exchange e, RunQueries q, String runId, String commandId) throws IOException {
+        CommandView c = q.command(runId, commandId).orElseThrow(() -> HttpError.notFound(
+                q.run(runId).isPresent() ? "no command " + commandId + " in run " + runId : "no run " + runId));
         e.sendJson(200, g -> {
             g.writeStartObject();
             g.writeFieldName("data");
@@ -101,12 +144,12 @@ final class RunsEndpoint {
         });
     }
 
-    void commandsJson(Exchange e, String runId) throws IOException {
-        if (projection.queries().run(runId).isEmpty()) {
+    void commandsJson(Exchange e, RunQueries q, String runId) throws IOException {
+        if (q.run(runId).isEmpty()) {
             throw HttpError.notFound("no run " + runId);
         }
         e.stream(200, "application/json", out -> {
-            if (!projection.queries().writeCommandsJson(runId, out)) {
+            if (!q.writeCommandsJson(runId, out)) {
                 out.write("[]".getBytes(java.nio.charset.StandardCharsets.US_ASCII)); // deleted in between
             }
         });

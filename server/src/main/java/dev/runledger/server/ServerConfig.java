@@ -11,6 +11,7 @@ import java.util.Objects;
 /** Immutable, validated settings of a {@link RunLedgerServer}. Build with {@link #builder(Path, Path)}. */
 public final class ServerConfig {
     private final Path journal;
+    private final Fleet fleet;
     private final Path database;
     private final String bind;
     private final int port;
@@ -53,6 +54,7 @@ public final class ServerConfig {
     private ServerConfig(Builder b, boolean loopback) {
         this.loopback = loopback;
         this.journal = b.journal;
+        this.fleet = b.fleet;
         this.database = b.database;
         this.bind = b.bind;
         this.port = b.port;
@@ -143,7 +145,28 @@ public final class ServerConfig {
     }
 
     public static Builder builder(Path journal, Path database) {
-        return new Builder(journal, database);
+        return new Builder(journal, database, null);
+    }
+
+    /** The fleet's PostgreSQL projection, served read-only (see {@code runledger serve --postgres}). */
+    public record Fleet(String jdbcUrl, String schema) {
+    }
+
+    /** A server of the fleet projection in {@code schema} of the PostgreSQL at {@code jdbcUrl}: reads only, no journal. */
+    public static Builder fleet(String jdbcUrl, String schema) {
+        if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:postgresql:")) {
+            throw new IllegalArgumentException("a PostgreSQL JDBC URL starts with jdbc:postgresql: but was \"" + jdbcUrl + "\"");
+        }
+        if (schema == null || !schema.matches("[a-z_][a-z0-9_]{0,47}")) {
+            throw new IllegalArgumentException("a fleet schema name is 1-48 characters of [a-z0-9_], not starting with a digit,"
+                    + " but was \"" + schema + "\"");
+        }
+        return new Builder(null, null, new Fleet(jdbcUrl, schema));
+    }
+
+    /** Set when serving the fleet; then {@link #journal()} and {@link #database()} are null. */
+    public Fleet fleet() {
+        return fleet;
     }
 
     public Path journal() {
@@ -217,9 +240,12 @@ public final class ServerConfig {
         private dev.runledger.ledger.RetentionPolicy retention;
         private double compactWhenDead;
 
-        private Builder(Path journal, Path database) {
-            this.journal = Objects.requireNonNull(journal, "journal");
-            this.database = Objects.requireNonNull(database, "database");
+        private final Fleet fleet;
+
+        private Builder(Path journal, Path database, Fleet fleet) {
+            this.fleet = fleet;
+            this.journal = fleet != null ? null : Objects.requireNonNull(journal, "journal");
+            this.database = fleet != null ? null : Objects.requireNonNull(database, "database");
         }
 
         public Builder bind(String bind) {
