@@ -52,6 +52,7 @@ public final class FleetQueries {
             + " r.labels::text, r.summary, r.command_count, r.damaged, r.created_ms, r.created_index";
     private final DataSource db;
     private final String s;
+    private final int selectiveLimit;
 
     /** A run of the fleet: which robot, and the run as that robot's projection shows it. */
     public record FleetRun(String robot, RunView run) {
@@ -62,8 +63,14 @@ public final class FleetQueries {
     }
 
     public FleetQueries(DataSource db, String schema) {
+        this(db, schema, SELECTIVE_LIMIT);
+    }
+
+    /** With another bound on "selective" (tests set 0 to take the common-label paths on small data). */
+    FleetQueries(DataSource db, String schema, int selectiveLimit) {
         this.db = db;
         this.s = FleetSchema.checkName(schema);
+        this.selectiveLimit = selectiveLimit;
     }
 
     @FunctionalInterface
@@ -192,7 +199,7 @@ public final class FleetQueries {
             }
         }
         Map.Entry<String, Set<String>> d = labels.get(driver);
-        if (fewest > SELECTIVE_LIMIT && d.getValue().size() != 1) {
+        if (fewest > selectiveLimit && d.getValue().size() != 1) {
             return null;
         }
         List<Object> params = new ArrayList<>();
@@ -247,7 +254,7 @@ public final class FleetQueries {
         params.add(key);
         appendIn(sql, params, "value", values);
         sql.append(" LIMIT ?) n");
-        params.add(SELECTIVE_LIMIT + 1);
+        params.add(selectiveLimit + 1);
         try (PreparedStatement ps = prepare(c, sql.toString(), params); ResultSet rs = ps.executeQuery()) {
             rs.next();
             return rs.getLong(1);

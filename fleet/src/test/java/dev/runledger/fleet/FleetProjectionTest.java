@@ -171,6 +171,8 @@ class FleetProjectionTest {
                 assertThat(fleet.appliedIndex(robot.id())).isEqualTo(robot.journal().headIndex());
             }
             assertSameFleetAnswers(robots, fleet, random);
+            // Every label "common": single values still drive from the label index, the rest walk runs newest first.
+            assertSameFleetAnswers(robots, new FleetQueries(pool, schema, 0), random);
             assertThat(rows("SELECT count(*) FROM " + schema + ".run_commands")).containsExactly(String.valueOf(
                     robots.stream().mapToLong(r -> count(r.projection().queries())).sum()));
 

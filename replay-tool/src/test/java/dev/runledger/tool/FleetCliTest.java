@@ -115,6 +115,17 @@ class FleetCliTest extends CliTestSupport {
             assertThat(get(http, base + "/runs?label.assay=pcr&total=true").body()).contains("\"totalLength\":2");
         }
         assertThat(run("", fleet("fleet-verify"))).as(stdout()).isZero();
+
+        // A row changed behind the projector's back: verify names the robot, run, command and column.
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(postgres.jdbcUrl());
+             java.sql.Statement st = c.createStatement()) {
+            st.execute("UPDATE cli.run_commands SET status = 'failed' WHERE robot_id = 'flex-1' AND run_id = 'r-1'");
+            st.execute("DELETE FROM cli.run_labels WHERE robot_id = 'flex-2' AND run_id = 'r-2'");
+        }
+        assertThat(run("", fleet("fleet-verify"))).isEqualTo(1);
+        assertThat(stdout()).contains("2 DIFFERENCE(S)",
+                "run_commands robot flex-1 run r-1 command 0: column status is \"failed\" live but \"succeeded\" replayed",
+                "run_labels robot flex-2 run r-2 key assay: in the replay, missing from the live projection");
         assertThat(run("", "fleet-project", "--kafka", kafka.bootstrap(), "--postgres", "jdbc:mysql://x")).isEqualTo(2);
         assertThat(stderr()).contains("jdbc:postgresql:");
     }
