@@ -54,62 +54,195 @@ final class FleetHarness {
         System.out.println("\n== fleet: Kafka -> PostgreSQL 14 (embedded), fleet projector ==");
         Path dir = Bench.tempDir("fleet");
         List<Row> rows = new ArrayList<>();
+        // -Dbench.fleet.parts=lag,labels runs only those (for profiling one of them)
+        List<String> parts = List.of(System.getProperty("bench.fleet.parts", "throughput,rebuild,lag,labels").split(","));
         try (KafkaBroker kafka = KafkaBroker.start(dir.resolve("kafka"));
              FleetDatabase postgres = FleetDatabase.embedded(dir.resolve("postgres"), 0);
              HikariDataSource pool = postgres.pool("bench", 4)) {
-            kafka.createTopic("bench-fleet", 4);
-            long commandEvents = produce(kafka.bootstrap(), "bench-fleet");
-            FleetProjectorConfig config = FleetProjectorConfig.builder(kafka.bootstrap(), postgres.jdbcUrl()).topic("bench-fleet")
-                    .schema("bench").meterRegistry(new SimpleMeterRegistry()).build();
-            FleetProjector.Summary s;
-            try (FleetProjector projector = new FleetProjector(config)) {
-                s = projector.run();
+            if (parts.contains("throughput")) {
+                rows.add(throughput(kafka, postgres, pool));
             }
-            double projectSeconds = s.took().toNanos() / 1e9;
-            double copySeconds = rawCopy(pool);
-            double rate = commandEvents / projectSeconds;
-            System.out.printf(Locale.ROOT, "   projector: %,d records (%,d command events) in %.2f s (%,.0f command events/s, %d batches);"
-                    + " raw COPY of the same final rows into the same tables and indexes: %.2f s%n", s.records(), commandEvents,
-                    projectSeconds, rate, s.batches(), copySeconds);
-            rows.add(new Row("fleet projection into PostgreSQL", Row.fmt("%,.0f command events/s", rate),
-                    Row.fmt("raw COPY of the final rows %.2f s vs %.2f s", copySeconds, projectSeconds),
-                    Row.fmt("%.2fx raw COPY", copySeconds / projectSeconds), ">= 100k/s and >= 0.7x COPY",
-                    rate >= 100_000 && copySeconds / projectSeconds >= 0.7));
-            if (Boolean.getBoolean("bench.fleet.projectionOnly")) { // for profiling the projector alone
-                return rows;
+            if (parts.contains("rebuild")) {
+                rows.addAll(rebuild3m(kafka, postgres));
             }
-            FleetReplay.Rebuilt rebuilt = FleetReplay.rebuild(config);
-            double rebuildSeconds = rebuilt.took().toNanos() / 1e9;
-            System.out.printf(Locale.ROOT, "   fleet-rebuild of the same %,d records, schema swap included: %.2f s (%,.0f records/s)%n",
-                    rebuilt.replay().records(), rebuildSeconds, rebuilt.replay().records() / rebuildSeconds);
-            rows.add(new Row("fleet rebuild (replay + swap)", Row.fmt("%,d records in %.2f s", rebuilt.replay().records(),
-                    rebuildSeconds), Row.fmt("projector %.2f s", projectSeconds), Row.fmt("%.2fx projector time", rebuildSeconds
-                    / projectSeconds), "(3M events not measured)", null));
-            rows.addAll(labelFilter(pool));
+            if (parts.contains("lag")) {
+                kafka.createTopic("bench-fleet-lag", 1);
+                rows.add(lag(dir.resolve("lag"), kafka.bootstrap(), postgres, pool));
+            }
+            if (parts.contains("labels")) {
+                rows.addAll(labelFilter(pool));
+            }
         } finally {
             Bench.delete(dir);
         }
         return rows;
     }
 
-    /** 4 robots' runs as the shipper lays them out (key, headers, NDJSON value), interleaved robot by robot. */
+    /** 600k command events of 4 robots projected from scratch, beside a raw COPY of the same final rows. */
+    private static Row throughput(KafkaBroker kafka, FleetDatabase postgres, HikariDataSource pool) throws Exception {
+        kafka.createTopic("bench-fleet", 4);
+        long commandEvents = produce(kafka.bootstrap(), "bench-fleet");
+        FleetProjectorConfig config = FleetProjectorConfig.builder(kafka.bootstrap(), postgres.jdbcUrl()).topic("bench-fleet")
+                .schema("bench").meterRegistry(new SimpleMeterRegistry()).build();
+        FleetProjector.Summary s;
+        try (FleetProjector projector = new FleetProjector(config)) {
+            s = projector.run();
+        }
+        double projectSeconds = s.took().toNanos() / 1e9;
+        double copySeconds = rawCopy(pool);
+        double rate = commandEvents / projectSeconds;
+        System.out.printf(Locale.ROOT, "   projector: %,d records (%,d command events) in %.2f s (%,.0f command events/s, %d batches);"
+                + " raw COPY of the same final rows into the same tables and indexes: %.2f s%n", s.records(), commandEvents,
+                projectSeconds, rate, s.batches(), copySeconds);
+        return new Row("fleet projection into PostgreSQL", Row.fmt("%,.0f command events/s", rate),
+                Row.fmt("raw COPY of the final rows %.2f s vs %.2f s", copySeconds, projectSeconds),
+                Row.fmt("%.2fx raw COPY", copySeconds / projectSeconds), ">= 100k/s and >= 0.7x COPY",
+                rate >= 100_000 && copySeconds / projectSeconds >= 0.7);
+    }
+
+    /**
+     * 3M events of 5 robots: projected live first (a second throughput figure, at 5x the size), then rebuilt by
+     * replay into a fresh schema that is swapped in for the live one.
+     */
+    private static List<Row> rebuild3m(KafkaBroker kafka, FleetDatabase postgres) throws Exception {
+        kafka.createTopic("bench-fleet-3m", 4);
+        long commands = produce(kafka.bootstrap(), "bench-fleet-3m", 5, 200, 1_000);
+        FleetProjectorConfig config = FleetProjectorConfig.builder(kafka.bootstrap(), postgres.jdbcUrl()).topic("bench-fleet-3m")
+                .schema("bench3m").meterRegistry(new SimpleMeterRegistry()).build();
+        FleetProjector.Summary live;
+        try (FleetProjector projector = new FleetProjector(config)) {
+            live = projector.run();
+        }
+        double liveSeconds = live.took().toNanos() / 1e9;
+        FleetReplay.Rebuilt rebuilt = FleetReplay.rebuild(config);
+        double rebuildSeconds = rebuilt.took().toNanos() / 1e9;
+        System.out.printf(Locale.ROOT, "   3M: projected %,d records (%,d command events) in %.1f s (%,.0f command events/s); fleet-rebuild"
+                + " replayed them into a fresh schema and swapped it in in %.1f s (%,.0f records/s)%n", live.records(), commands,
+                liveSeconds, commands / liveSeconds, rebuildSeconds, rebuilt.replay().records() / rebuildSeconds);
+        List<Row> rows = new ArrayList<>();
+        rows.add(new Row("fleet projection, 3M events / 5 robots", Row.fmt("%,.0f command events/s", commands / liveSeconds),
+                "-", "-", ">= 100k/s", commands / liveSeconds >= 100_000));
+        rows.add(new Row("fleet rebuild of 3M events (replay + swap)", Row.fmt("%.1f s (%,.0f records/s)", rebuildSeconds,
+                rebuilt.replay().records() / rebuildSeconds), Row.fmt("live projection %.1f s", liveSeconds),
+                Row.fmt("%.2fx live", rebuildSeconds / liveSeconds), "-", null));
+        return rows;
+    }
+
+    /**
+     * A robot appending 20,000 events/s for 10 s, its shipper and the fleet projector following; a probe asks the fleet
+     * (robot_positions, what minIndex reads wait on) every 5 ms when each append batch became visible.
+     */
+    private static Row lag(Path dir, String bootstrap, FleetDatabase postgres, HikariDataSource pool) throws Exception {
+        List<String> real = Bench.realCommands();
+        java.util.concurrent.ConcurrentSkipListMap<Long, Long> appendedAt = new java.util.concurrent.ConcurrentSkipListMap<>();
+        List<Long> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        FleetQueries fleet = new FleetQueries(pool, "lag");
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (dev.runledger.ledger.Ledger ledger = dev.runledger.ledger.Ledger.open(dir.resolve("journal"));
+             FleetProjector projector = new FleetProjector(FleetProjectorConfig.builder(bootstrap, postgres.jdbcUrl())
+                     .topic("bench-fleet-lag").schema("lag").follow(true).meterRegistry(registry).build())) {
+            ledger.append(new RunEvent.RunCreated("lag-run", "2026-01-01T00:00:00Z", "proto", Map.of()));
+            dev.runledger.fleet.Shipper shipper = new dev.runledger.fleet.Shipper(dev.runledger.fleet.ShipperConfig.builder(
+                    ledger.journal(), "lag-robot", bootstrap).topic("bench-fleet-lag").follow(true)
+                    .meterRegistry(registry).build());
+            List<Thread> threads = List.of(new Thread(() -> {
+                try {
+                    shipper.run();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "bench-shipper"), new Thread(() -> {
+                try {
+                    projector.run();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "bench-fleet-projector"), new Thread(() -> {
+                while (!stop.get()) {
+                    try {
+                        long applied = fleet.appliedIndex("lag-robot");
+                        long seen = System.nanoTime();
+                        var visible = appendedAt.headMap(applied, true);
+                        for (long appended : visible.values()) {
+                            latencies.add(seen - appended);
+                        }
+                        visible.clear();
+                    } catch (FleetQueries.FleetReadException notYet) {
+                        // the schema appears with the projector's first connection
+                    }
+                    java.util.concurrent.locks.LockSupport.parkNanos(5_000_000L);
+                }
+            }, "bench-fleet-probe"));
+            threads.forEach(Thread::start);
+            Thread.sleep(3_000); // shipper and projector connected and idle
+            int rate = Integer.getInteger("bench.fleet.lagRate", 20_000); // events/s, in batches of 100
+            long interval = 1_000_000_000L * 100 / rate;
+            long next = System.nanoTime();
+            long end = next + 10_000_000_000L;
+            int n = 0;
+            while (System.nanoTime() < end) {
+                List<RunEvent> batch = new ArrayList<>(100);
+                for (int i = 0; i < 100; i++, n++) {
+                    batch.add(new RunEvent.CommandRecorded("lag-run", dev.runledger.ledger.CommandJson.parse(
+                            Bench.withId(real.get(n % real.size()), "lag-" + n))));
+                }
+                long now = System.nanoTime();
+                appendedAt.put(ledger.append(batch), now);
+                next += interval;
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+            }
+            for (int i = 0; i < 200 && !appendedAt.isEmpty(); i++) {
+                Thread.sleep(50);
+            }
+            stop.set(true);
+            shipper.close();
+            projector.close();
+            for (Thread t : threads) {
+                t.join(30_000);
+            }
+        }
+        for (String timer : new String[] {"ship.ack.latency", "ship.commit", "fleet.projector.batch"}) {
+            var snap = registry.get(timer).timer().takeSnapshot();
+            System.out.printf(Locale.ROOT, "   %s: %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms%n", timer, snap.count(),
+                    snap.percentileValues()[0].value(java.util.concurrent.TimeUnit.MILLISECONDS),
+                    snap.percentileValues()[1].value(java.util.concurrent.TimeUnit.MILLISECONDS),
+                    snap.max(java.util.concurrent.TimeUnit.MILLISECONDS));
+        }
+        long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
+        double p50 = sorted[sorted.length / 2] / 1e6;
+        double p99 = sorted[(int) (sorted.length * 0.99)] / 1e6;
+        double max = sorted[sorted.length - 1] / 1e6;
+        System.out.printf(Locale.ROOT, "   lag at %,d events/s for 10 s, robot append -> visible to a fleet query: p50 %.0f ms, p99 %.0f ms,"
+                + " max %.0f ms (%d batches; %d never seen)%n", Integer.getInteger("bench.fleet.lagRate", 20_000), p50, p99, max,
+                sorted.length, appendedAt.size());
+        return new Row("fleet lag at 20k events/s, append -> fleet query", Row.fmt("p99 %.0f ms", p99), Row.fmt("p50 %.0f ms", p50),
+                "-", "p99 <= 1 s", p99 <= 1_000 && appendedAt.isEmpty());
+    }
+
     private static long produce(String bootstrap, String topic) throws Exception {
+        return produce(bootstrap, topic, ROBOTS, RUNS_PER_ROBOT, COMMANDS_PER_RUN);
+    }
+
+    /** Robots' runs as the shipper lays them out (key, headers, NDJSON value), interleaved robot by robot. */
+    private static long produce(String bootstrap, String topic, int robotCount, int runsPerRobot, int commandsPerRun)
+            throws Exception {
         long t0 = System.nanoTime();
         long commands = 0;
         long records = 0;
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap,
                 "linger.ms", 20, "batch.size", 512 * 1024, "compression.type", "lz4", "acks", "all"),
                 new ByteArraySerializer(), new ByteArraySerializer())) {
-            EngineSimulator[] engines = new EngineSimulator[ROBOTS];
-            long[] index = new long[ROBOTS];
-            for (int r = 0; r < ROBOTS; r++) {
+            EngineSimulator[] engines = new EngineSimulator[robotCount];
+            long[] index = new long[robotCount];
+            for (int r = 0; r < robotCount; r++) {
                 engines[r] = new EngineSimulator(r + 1);
             }
-            for (int run = 0; run < RUNS_PER_ROBOT; run++) {
-                for (int r = 0; r < ROBOTS; r++) {
+            for (int run = 0; run < runsPerRobot; run++) {
+                for (int r = 0; r < robotCount; r++) {
                     String robot = "robot-" + r;
                     byte[] key = robot.getBytes(StandardCharsets.UTF_8);
-                    for (RunEvent e : engines[r].runEvents(robot + "-run-" + run, COMMANDS_PER_RUN)) {
+                    for (RunEvent e : engines[r].runEvents(robot + "-run-" + run, commandsPerRun)) {
                         RecordHeaders h = new RecordHeaders();
                         h.add(FleetRecord.ROBOT, key);
                         h.add(FleetRecord.JOURNAL, "bench-journal".getBytes(StandardCharsets.UTF_8));
@@ -125,7 +258,7 @@ final class FleetHarness {
             producer.flush();
         }
         System.out.printf(Locale.ROOT, "   produced %,d records (%,d command events, %d robots x %d runs x %d commands x 3 records)"
-                + " in %.1f s%n", records, commands, ROBOTS, RUNS_PER_ROBOT, COMMANDS_PER_RUN, (System.nanoTime() - t0) / 1e9);
+                + " in %.1f s%n", records, commands, robotCount, runsPerRobot, commandsPerRun, (System.nanoTime() - t0) / 1e9);
         return commands;
     }
 

@@ -118,6 +118,10 @@ public final class FleetDatabase implements AutoCloseable {
 
     /** A HikariCP pool on any PostgreSQL JDBC URL (see {@link #pool(String, int)}). */
     public static HikariDataSource pool(String jdbcUrl, String name, int size) {
+        return new HikariDataSource(poolConfig(jdbcUrl, name, size));
+    }
+
+    static HikariConfig poolConfig(String jdbcUrl, String name, int size) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(jdbcUrl);
         config.setPoolName(name);
@@ -131,7 +135,7 @@ public final class FleetDatabase implements AutoCloseable {
         config.addDataSourceProperty("connectTimeout", "10");
         config.addDataSourceProperty("tcpKeepAlive", "true");
         config.addDataSourceProperty("ApplicationName", name);
-        return new HikariDataSource(config);
+        return config;
     }
 
     @Override

@@ -189,13 +189,16 @@ public final class FleetQueries {
      */
     private FleetRunPage drivenByLabel(Connection c, RunQuery query, Matcher cursor) throws SQLException {
         List<Map.Entry<String, Set<String>>> labels = new ArrayList<>(query.labels().entrySet());
-        int driver = -1;
-        long fewest = Long.MAX_VALUE;
-        for (int i = 0; i < labels.size(); i++) {
-            long n = boundedCount(c, labels.get(i).getKey(), labels.get(i).getValue());
-            if (n < fewest) {
-                fewest = n;
-                driver = i;
+        int driver = 0;
+        long fewest = 0;
+        if (labels.size() > 1 || labels.get(0).getValue().size() != 1) { // one label of one value drives, however common
+            fewest = Long.MAX_VALUE;
+            for (int i = 0; i < labels.size(); i++) {
+                long n = boundedCount(c, labels.get(i).getKey(), labels.get(i).getValue());
+                if (n < fewest) {
+                    fewest = n;
+                    driver = i;
+                }
             }
         }
         Map.Entry<String, Set<String>> d = labels.get(driver);

@@ -69,6 +69,14 @@ final class ServeCommand implements Callable<Integer> {
             + " compaction a minute. Appends wait only for the compaction's tail and swap.")
     String compactWhenDead;
 
+    @Option(names = "--project-from", paramLabel = "HOST:PORT", description = "With --postgres: also run the fleet"
+            + " projector in this process, consuming this Kafka cluster (its metrics then appear on /metrics).")
+    String projectFrom;
+
+    @Option(names = "--project-topic", defaultValue = dev.runledger.fleet.ShipperConfig.DEFAULT_TOPIC, paramLabel = "T",
+            description = "Topic for --project-from (default: ${DEFAULT-VALUE}).")
+    String projectTopic;
+
     @Option(names = "--ship-to", paramLabel = "HOST:PORT", description = "Also ship the journal to this Kafka cluster,"
             + " as runledger ship --follow does (needs --robot).")
     String shipTo;
@@ -151,6 +159,8 @@ final class ServeCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--postgres serves the fleet read-only: --journal, --db, --ship-to,"
                         + " --compact-when-dead and retention go with a robot's own server");
             }
+        } else if (projectFrom != null) {
+            throw new IllegalArgumentException("--project-from goes with --postgres: it runs the fleet projector");
         } else if (journal == null || db == null) {
             throw new IllegalArgumentException("give --journal and --db (a robot's own server), or --postgres (the fleet)");
         }
@@ -164,6 +174,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         RunLedgerServer server = RunLedgerServer.start(config);
         Thread shipping = shipTo == null ? null : startShipper(server);
+        Thread projecting = projectFrom == null ? null : startFleetProjector(server);
         // SIGTERM and Ctrl-C are a normal stop: handled here rather than by a shutdown hook, so the process
         // finishes its stop on this thread and exits 0 (a hook runs while the JVM already exits with 143).
         CountDownLatch stop = new CountDownLatch(1);
@@ -176,11 +187,35 @@ final class ServeCommand implements Callable<Integer> {
             shipper.close(); // commits what it sent and writes its checkpoint
             shipping.join(java.util.concurrent.TimeUnit.SECONDS.toMillis(30));
         }
+        if (projecting != null) {
+            fleetProjector.close(); // the batch in hand is committed or rolled back whole
+            projecting.join(java.util.concurrent.TimeUnit.SECONDS.toMillis(30));
+        }
         server.close();
         return RunLedger.OK;
     }
 
     private dev.runledger.fleet.Shipper shipper;
+    private dev.runledger.fleet.FleetProjector fleetProjector;
+
+    /** The fleet projector of --project-from, on its own thread, measured on the server's registry. */
+    private Thread startFleetProjector(RunLedgerServer server) {
+        fleetProjector = new dev.runledger.fleet.FleetProjector(dev.runledger.fleet.FleetProjectorConfig.builder(projectFrom,
+                postgres).topic(projectTopic).schema(schema).follow(true).meterRegistry(server.registry()).build());
+        Thread t = new Thread(() -> {
+            try {
+                fleetProjector.run();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(ServeCommand.class).error("the fleet projector from {} stopped; serving goes on",
+                        projectFrom, e);
+            }
+        }, "runledger-fleet-projector");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
 
     /** The shipper of --ship-to, on its own thread, on the server's journal (it follows online compactions). */
     private Thread startShipper(RunLedgerServer server) {

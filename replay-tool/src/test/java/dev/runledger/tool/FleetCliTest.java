@@ -136,6 +136,39 @@ class FleetCliTest extends CliTestSupport {
 
     @Test
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void shouldServeTheFleetWhileProjectingItInTheSameProcess() throws Exception {
+        String[] args = {"serve", "--postgres", postgres.jdbcUrl(), "--schema", "served", "--port", "0", "--project-from",
+                kafka.bootstrap(), "--project-topic", "cli-served"};
+        Process serve = dev.runledger.ledger.ChildJvm.start(RunLedger.class, dir.resolve("serve-fleet.log"), args);
+        try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(serve.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8))) {
+            String line = out.readLine();
+            assertThat(line).as("see serve-fleet.log").startsWith("listening on http://127.0.0.1:");
+            String base = "http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1);
+            String journal = dir.resolve("ot-9").toString();
+            assertThat(run(lines(TestEvents.created("r-9", Map.of("assay", "pcr")), TestEvents.completed("r-9")), "append",
+                    "--journal", journal)).isZero();
+            assertThat(run("", "ship", "--journal", journal, "--robot", "ot-9", "--kafka", kafka.bootstrap(), "--topic",
+                    "cli-served")).isZero();
+            long head;
+            try (Journal j = Journal.openExisting(dir.resolve("ot-9"))) {
+                head = j.headIndex();
+            }
+            HttpClient http = HttpClient.newHttpClient();
+            HttpResponse<String> read = get(http, base + "/robots/ot-9/runs/r-9?minIndex=" + head);
+            assertThat(read.statusCode()).as(read.body()).isEqualTo(200);
+            assertThat(read.body()).contains("\"status\":\"succeeded\"");
+            assertThat(get(http, base + "/metrics").body()).contains("fleet_projector_records_total{outcome=\"applied\",schema=\"served\"} 2.0");
+            serve.destroy();
+            assertThat(serve.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(serve.exitValue()).isZero();
+        } finally {
+            serve.destroyForcibly();
+        }
+    }
+
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void shouldRunAFleetDemoAndKeepItsData() {
         Path data = dir.resolve("fleet-demo");
         assertThat(run("", "fleet-demo", "--robots", "2", "--seconds", "6", "--commands", "10", "--dir", data.toString()))
