@@ -1,11 +1,11 @@
 package dev.runledger.fleet;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.runledger.ledger.CompletionStatus;
 import dev.runledger.ledger.ExpectErrorLogs;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.JournalSurgery;
 import dev.runledger.ledger.NdjsonCodec;
+import dev.runledger.ledger.RandomEvents;
 import dev.runledger.ledger.ReaderPositions;
 import dev.runledger.ledger.RunEvent;
 import dev.runledger.ledger.SharedData;
@@ -42,7 +42,6 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -57,10 +56,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * projection of the same journal, which the projections module checks against its reference model.
  */
 class FleetProjectionTest {
-    private static final String[] RUNS = {"r-0", "r-1", "r-2", "r-3", "r-4", "r-5", "r-6", "r-7"};
-    private static final String[] KEYS = {"tenant", "stage", "assay"};
-    private static final String[] VALUES = {"a", "b", "c"};
-    private static final String[] STATUSES = {"created", "running", "succeeded", "failed", "stopped"};
+    private static final String[] RUNS = RandomEvents.RUNS;
+    private static final String[] KEYS = RandomEvents.KEYS;
+    private static final String[] VALUES = RandomEvents.VALUES;
+    private static final String[] STATUSES = RandomEvents.STATUSES;
 
     @TempDir
     static Path servers;
@@ -125,7 +124,7 @@ class FleetProjectionTest {
     }
 
     @ParameterizedTest(name = "seed {0}")
-    @ValueSource(longs = {1, 2, 3, 4, 5, 6})
+    @ValueSource(longs = {1, 2, 3, 4})
     void shouldAnswerEveryQueryOfEveryRobotAsItsOwnSqliteProjectionDoesWithDuplicatesSkipped(long seed) throws Exception {
         Random random = new Random(seed);
         String topic = "model-" + seed;
@@ -140,7 +139,7 @@ class FleetProjectionTest {
                 for (Robot robot : robots) {
                     List<RunEvent> events = new ArrayList<>();
                     for (int i = 0, n = 40 + random.nextInt(120); i < n; i++) {
-                        events.add(randomEvent(random));
+                        events.add(RandomEvents.next(random));
                     }
                     JournalSurgery.appendUnchecked(robot.journalDir(), events);
                     ship(robot.journal(), robot.id(), topic);
@@ -310,14 +309,7 @@ class FleetProjectionTest {
             for (int r = 0; r < 2; r++) {
                 robots.add(Robot.open(dir, "rb-" + r));
             }
-            Thread liveThread = new Thread(() -> {
-                try {
-                    live.run();
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "live-fleet-projector");
-            liveThread.start();
+            Thread liveThread = following(live);
             FleetQueries fleet = new FleetQueries(pool, "rebuild");
             Thread reader = new Thread(() -> {
                 while (!Thread.currentThread().isInterrupted()) {
@@ -335,7 +327,7 @@ class FleetProjectionTest {
             for (Robot robot : robots) {
                 List<RunEvent> events = new ArrayList<>();
                 for (int i = 0; i < 400; i++) {
-                    events.add(randomEvent(random));
+                    events.add(RandomEvents.next(random));
                 }
                 JournalSurgery.appendUnchecked(robot.journalDir(), events);
                 ship(robot.journal(), robot.id(), topic);
@@ -367,6 +359,19 @@ class FleetProjectionTest {
         }
     }
 
+    /** Runs {@code projector} (following) on its own thread until it is closed. */
+    private static Thread following(FleetProjector projector) {
+        Thread t = new Thread(() -> {
+            try {
+                projector.run();
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "live-fleet-projector");
+        t.start();
+        return t;
+    }
+
     static void awaitApplied(FleetQueries fleet, List<Robot> robots) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         for (Robot robot : robots) {
@@ -393,20 +398,13 @@ class FleetProjectionTest {
             for (int r = 0; r < 2; r++) {
                 robots.add(Robot.open(dir, "pr-" + r));
             }
-            Thread liveThread = new Thread(() -> {
-                try {
-                    live.run();
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "live-fleet-projector");
-            liveThread.start();
+            Thread liveThread = following(live);
             Random random = new Random(11);
             for (int round = 0; round < 6; round++) {
                 for (Robot robot : robots) {
                     List<RunEvent> events = new ArrayList<>();
                     for (int i = 0; i < 300; i++) {
-                        events.add(randomEvent(random));
+                        events.add(RandomEvents.next(random));
                     }
                     JournalSurgery.appendUnchecked(robot.journalDir(), events);
                     ship(robot.journal(), robot.id(), topic);
@@ -444,14 +442,14 @@ class FleetProjectionTest {
                 for (Robot robot : robots) {
                     List<RunEvent> events = new ArrayList<>();
                     for (int i = 0, n = 100 + random.nextInt(300); i < n; i++) {
-                        events.add(randomEvent(random));
+                        events.add(RandomEvents.next(random));
                     }
                     JournalSurgery.appendUnchecked(robot.journalDir(), events);
                     ship(robot.journal(), robot.id(), topic);
                 }
                 Process child = dev.runledger.ledger.ChildJvm.start(FleetProjectorChild.class, dir.resolve("child-" + trial + ".log"),
                         kafka.bootstrap(), postgres.jdbcUrl(), topic, "crash", String.valueOf(1 + random.nextInt(100)));
-                Thread.sleep(300 + random.nextInt(3_700)); // the first commit comes ~1.5 s after the JVM starts
+                Thread.sleep(300 + random.nextInt(3_000)); // the first commit comes ~1.5 s after the JVM starts
                 dev.runledger.ledger.ChildJvm.kill9(child);
             }
             // The children were killed while working, not before they began: they committed batches between kills.
@@ -591,37 +589,5 @@ class FleetProjectionTest {
             }
         }
         return query;
-    }
-
-    /** The event mix of the SQLite projection's model test, forbidden events included. */
-    static RunEvent randomEvent(Random random) {
-        String run = RUNS[random.nextInt(RUNS.length)];
-        int roll = random.nextInt(100);
-        if (roll < 14) {
-            Map<String, String> labels = new LinkedHashMap<>();
-            for (int i = random.nextInt(3); i > 0; i--) {
-                labels.put(KEYS[random.nextInt(KEYS.length)], VALUES[random.nextInt(VALUES.length)]);
-            }
-            return new RunEvent.RunCreated(run, "2026-11-22T10:00:0" + random.nextInt(10) + "Z", null, labels);
-        } else if (roll < 64) {
-            String status = new String[] {"queued", "running", "succeeded", "failed"}[random.nextInt(4)];
-            return TestEvents.command(run, "c-" + random.nextInt(12), status);
-        } else if (roll < 76) {
-            Map<String, String> set = new LinkedHashMap<>();
-            List<String> remove = new ArrayList<>();
-            String key = KEYS[random.nextInt(KEYS.length)];
-            if (random.nextBoolean()) {
-                set.put(key, VALUES[random.nextInt(VALUES.length)]);
-            } else {
-                remove.add(key);
-            }
-            return new RunEvent.LabelsChanged(run, set, remove);
-        } else if (roll < 82) {
-            return new RunEvent.SummaryRecorded(run, "{\"n\":" + random.nextInt(1000) + ".0,\"e\":null}");
-        } else if (roll < 92) {
-            return new RunEvent.RunCompleted(run, CompletionStatus.values()[random.nextInt(3)], "2026-11-22T11:00:00Z");
-        } else {
-            return new RunEvent.RunDeleted(run);
-        }
     }
 }

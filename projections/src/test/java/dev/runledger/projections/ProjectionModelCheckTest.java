@@ -1,10 +1,9 @@
 package dev.runledger.projections;
 
-import dev.runledger.ledger.CompletionStatus;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.JournalSurgery;
+import dev.runledger.ledger.RandomEvents;
 import dev.runledger.ledger.RunEvent;
-import dev.runledger.ledger.TestEvents;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,10 +27,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * rebuild must equal it.
  */
 class ProjectionModelCheckTest {
-    private static final String[] RUNS = {"r-0", "r-1", "r-2", "r-3", "r-4", "r-5", "r-6", "r-7"};
-    private static final String[] KEYS = {"tenant", "stage", "robot"};
-    private static final String[] VALUES = {"a", "b", "c"};
-    private static final String[] STATUSES = {"created", "running", "succeeded", "failed", "stopped"};
+    private static final String[] RUNS = RandomEvents.RUNS;
+    private static final String[] KEYS = RandomEvents.KEYS;
+    private static final String[] VALUES = RandomEvents.VALUES;
+    private static final String[] STATUSES = RandomEvents.STATUSES;
 
     @TempDir
     Path dir;
@@ -42,7 +41,7 @@ class ProjectionModelCheckTest {
         Random random = new Random(seed);
         List<RunEvent> events = new ArrayList<>();
         for (int i = 0; i < 400; i++) {
-            events.add(randomEvent(random));
+            events.add(RandomEvents.next(random));
         }
         Path journalDir = dir.resolve("journal");
         ReferenceModel model = new ReferenceModel();
@@ -143,36 +142,5 @@ class ProjectionModelCheckTest {
             filter.put(KEYS[random.nextInt(KEYS.length)], values);
         }
         return filter;
-    }
-
-    private static RunEvent randomEvent(Random random) {
-        String run = RUNS[random.nextInt(RUNS.length)];
-        int roll = random.nextInt(100);
-        if (roll < 14) {
-            Map<String, String> labels = new LinkedHashMap<>();
-            for (int i = random.nextInt(3); i > 0; i--) {
-                labels.put(KEYS[random.nextInt(KEYS.length)], VALUES[random.nextInt(VALUES.length)]);
-            }
-            return new RunEvent.RunCreated(run, "2026-11-22T10:00:0" + random.nextInt(10) + "Z", null, labels);
-        } else if (roll < 64) {
-            String status = new String[] {"queued", "running", "succeeded", "failed"}[random.nextInt(4)];
-            return TestEvents.command(run, "c-" + random.nextInt(12), status);
-        } else if (roll < 76) {
-            Map<String, String> set = new LinkedHashMap<>();
-            List<String> remove = new ArrayList<>();
-            String key = KEYS[random.nextInt(KEYS.length)];
-            if (random.nextBoolean()) {
-                set.put(key, VALUES[random.nextInt(VALUES.length)]);
-            } else {
-                remove.add(key);
-            }
-            return new RunEvent.LabelsChanged(run, set, remove);
-        } else if (roll < 82) {
-            return new RunEvent.SummaryRecorded(run, "{\"n\":" + random.nextInt(1000) + ".0,\"e\":null}");
-        } else if (roll < 92) {
-            return new RunEvent.RunCompleted(run, CompletionStatus.values()[random.nextInt(3)], "2026-11-22T11:00:00Z");
-        } else {
-            return new RunEvent.RunDeleted(run);
-        }
     }
 }

@@ -29,10 +29,7 @@ final class DevCommand {
         @Override
         public Integer call() throws Exception {
             try (KafkaBroker broker = KafkaBroker.start(dir, port)) {
-                CountDownLatch stop = new CountDownLatch(1);
-                for (String name : new String[] {"TERM", "INT"}) {
-                    sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
-                }
+                CountDownLatch stop = StopSignals.latch();
                 Thread watcher = new Thread(() -> {
                     try {
                         broker.waitFor();
@@ -67,10 +64,7 @@ final class DevCommand {
         @Override
         public Integer call() throws Exception {
             try (FleetDatabase db = FleetDatabase.embedded(dir, port)) {
-                CountDownLatch stop = new CountDownLatch(1);
-                for (String name : new String[] {"TERM", "INT"}) {
-                    sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
-                }
+                CountDownLatch stop = StopSignals.latch();
                 System.out.println("postgres listening: " + db.jdbcUrl() + " (data in " + dir + "); Ctrl-C stops it");
                 stop.await();
                 System.out.println("postgres stopping");

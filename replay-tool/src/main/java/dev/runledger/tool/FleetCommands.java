@@ -32,9 +32,7 @@ final class FleetCommands {
         public Integer call() throws Exception {
             try (FleetProjector projector = new FleetProjector(fleet.config().follow(follow).build())) {
                 if (follow) {
-                    for (String name : new String[] {"TERM", "INT"}) {
-                        sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> projector.close());
-                    }
+                    StopSignals.onStop(projector::close);
                 }
                 FleetProjector.Summary s = projector.run();
                 if (json) {

@@ -128,10 +128,7 @@ final class FleetDemoCommand implements Callable<Integer> {
                     Thread.currentThread().interrupt();
                 }
             }, "fleet-demo-projector");
-            CountDownLatch stop = new CountDownLatch(1);
-            for (String name : new String[] {"TERM", "INT"}) {
-                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
-            }
+            CountDownLatch stop = StopSignals.latch();
             try {
                 for (int i = 1; i <= robots; i++) {
                     Robot robot = new Robot("robot-" + i, dir.resolve("robot-" + i), kafka.bootstrap());

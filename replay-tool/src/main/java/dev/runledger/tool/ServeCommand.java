@@ -175,12 +175,7 @@ final class ServeCommand implements Callable<Integer> {
         RunLedgerServer server = RunLedgerServer.start(config);
         Thread shipping = shipTo == null ? null : startShipper(server);
         Thread projecting = projectFrom == null ? null : startFleetProjector(server);
-        // SIGTERM and Ctrl-C are a normal stop: handled here rather than by a shutdown hook, so the process
-        // finishes its stop on this thread and exits 0 (a hook runs while the JVM already exits with 143).
-        CountDownLatch stop = new CountDownLatch(1);
-        for (String name : new String[] {"TERM", "INT"}) {
-            sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
-        }
+        CountDownLatch stop = StopSignals.latch();
         System.out.println("listening on " + (config.tls() == null ? "http" : "https") + "://" + bind + ":" + server.port());
         stop.await();
         if (shipping != null) {

@@ -69,9 +69,7 @@ final class ShipCommand implements Callable<Integer> {
             reporter.setDaemon(true);
             reporter.start();
             if (follow) {
-                for (String name : new String[] {"TERM", "INT"}) {
-                    sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> shipper.close());
-                }
+                StopSignals.onStop(shipper::close);
             }
             Shipper.Summary s = shipper.run();
             reporter.interrupt();

@@ -2,6 +2,7 @@ package dev.runledger.server;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.runledger.fleet.FleetDatabase;
+import dev.runledger.fleet.FleetProjector;
 import dev.runledger.fleet.FleetQueries;
 import dev.runledger.ledger.Journal;
 import dev.runledger.projections.RunQueries;
@@ -18,6 +19,7 @@ import java.util.concurrent.TimeUnit;
  * the robot in the path, or with {@code robot=} on {@code /runs}.
  */
 final class FleetBackend implements Backend {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FleetBackend.class);
     /** Parked reads look at the robots' positions this often: PostgreSQL has no wake-up for a new commit here. */
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(25);
     private final ServerConfig config;
@@ -28,6 +30,14 @@ final class FleetBackend implements Backend {
         this.config = config;
         this.pool = FleetDatabase.pool(config.fleet().jdbcUrl(), "runledger-serve", config.threads() + 1);
         this.fleet = new FleetQueries(pool, config.fleet().schema());
+        try {
+            // An empty fleet answers with empty pages (and reads wait for their minIndex) instead of failing
+            // until the projector's first connection creates the tables.
+            FleetProjector.ensureSchema(pool, config.fleet().schema());
+        } catch (java.sql.SQLException e) {
+            LOG.warn("cannot create the fleet schema {} ({}); reads fail until a fleet projector has created it",
+                    config.fleet().schema(), e.getMessage());
+        }
     }
 
     @Override
@@ -55,7 +65,7 @@ final class FleetBackend implements Backend {
 
             @Override
             public java.util.function.ToLongFunction<String> applied() {
-                Map<String, Long> robots = fleet.robots();
+                Map<String, Long> robots = positions();
                 return robot -> robots.getOrDefault(robot, Journal.NONE);
             }
         };
@@ -73,9 +83,18 @@ final class FleetBackend implements Backend {
         return robot;
     }
 
+    /** While PostgreSQL cannot answer, nothing counts as applied: a parked read waits (up to its bound) for it. */
     @Override
     public long applied(String robot) {
-        return fleet.appliedIndex(robot);
+        return positions().getOrDefault(robot, Journal.NONE);
+    }
+
+    private Map<String, Long> positions() {
+        try {
+            return fleet.robots();
+        } catch (FleetQueries.FleetReadException unavailable) {
+            return Map.of();
+        }
     }
 
     @Override
