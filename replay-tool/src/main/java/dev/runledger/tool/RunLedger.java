@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import java.io.PrintWriter;
 
 /** The {@code runledger} command. Exit codes: 0 success, 1 the work failed or a check did not hold, 2 bad usage or input. */
-@Command(name = "runledger", mixinStandardHelpOptions = true, version = "runledger 0.1.0",
+@Command(name = "runledger", mixinStandardHelpOptions = true, versionProvider = BuildVersion.class,
         description = "An event-sourced run ledger: a Chronicle Queue journal projected into SQLite.",
         subcommands = {DemoCommand.class, AppendCommand.class, ExportCommand.class, InspectCommand.class,
                 ProjectCommand.class, RebuildCommand.class, VerifyCommand.class, DigestCommand.class, RepairCommand.class, RetainCommand.class, CompactCommand.class,

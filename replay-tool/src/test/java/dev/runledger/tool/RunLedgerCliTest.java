@@ -27,6 +27,14 @@ class RunLedgerCliTest extends CliTestSupport {
     Path dir;
 
     @Test
+    void shouldPrintTheVersionTheBuildMade() {
+        String built = System.getProperty("runledger.build.version");
+        assertThat(built).as("surefire passes the POM's version").isNotBlank();
+        assertThat(run("", "--version")).isZero();
+        assertThat(stdout().strip()).isEqualTo("runledger " + built);
+    }
+
+    @Test
     void shouldRetainTheNewestRunsListingThemFirstInADryRun() {
         String journal = dir.resolve("journal").toString();
         StringBuilder in = new StringBuilder();
