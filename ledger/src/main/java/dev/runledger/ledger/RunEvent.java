@@ -15,6 +15,14 @@ public sealed interface RunEvent {
     /** The most labels a run may carry; queries by label take no more keys than this either. */
     int MAX_LABELS_PER_RUN = 64;
 
+    /**
+     * Checks a label key by the rules appended labels follow (1-64 characters of {@code [A-Za-z0-9._/-]}), so a
+     * query can refuse a key no run can carry; {@code context} starts the message ({@code "query"}).
+     */
+    static String requireLabelKey(String context, String key) {
+        return Validation.labelKey(context, key);
+    }
+
     /** The run the event is about; null only for {@link JournalLoss}, which is about the journal. */
     String runId();
 

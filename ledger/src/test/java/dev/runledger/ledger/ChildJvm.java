@@ -22,6 +22,11 @@ public final class ChildJvm {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(JvmFlags.forThisJvm());
         command.add(environment.getOrDefault("CHILD_JVM_HEAP", "-Xmx256m")); // a test may ask for a smaller heap
+        if (environment.containsKey("CHILD_JVM_QUICK_START")) {
+            // For children killed within seconds of starting: C1 only and the serial collector start faster.
+            command.add("-XX:TieredStopAtLevel=1");
+            command.add("-XX:+UseSerialGC");
+        }
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(main.getName());

@@ -21,6 +21,7 @@ public record RunQuery(Map<String, Set<String>> labels, String status, Instant c
     public RunQuery {
         Map<String, Set<String>> copy = new LinkedHashMap<>();
         for (Map.Entry<String, Set<String>> e : (labels == null ? Map.<String, Set<String>>of() : labels).entrySet()) {
+            RunEvent.requireLabelKey("query", e.getKey()); // a key no run can carry is a mistake, not an empty answer
             copy.put(e.getKey(), Collections.unmodifiableSet(new LinkedHashSet<>(e.getValue())));
         }
         labels = Collections.unmodifiableMap(copy);

@@ -10,8 +10,6 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "append", mixinStandardHelpOptions = true,
@@ -28,7 +26,7 @@ final class AppendCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         NdjsonReader.Batch batch;
-        try (InputStream in = "-".equals(file) ? System.in : Files.newInputStream(Path.of(file))) {
+        try (InputStream in = "-".equals(file) ? System.in : InputFiles.open("--file", file)) {
             batch = new NdjsonReader(in).readBatch();
         }
         if (batch.events().isEmpty()) {

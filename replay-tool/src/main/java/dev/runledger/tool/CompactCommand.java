@@ -8,10 +8,10 @@ import picocli.CommandLine.Option;
 import java.util.concurrent.Callable;
 
 @Command(name = "compact", mixinStandardHelpOptions = true,
-        description = {"Rewrites the journal without the events of deleted runs; every event of a live run stays, byte",
-                "for byte, at its own index. Stop the appending process first (serve, a ledger); readers in other",
-                "processes reopen afterwards. A deletion a registered reader (a projection) has not yet applied is kept",
-                "for a later compaction unless --force."})
+        description = {"Rewrites the journal without the events of deleted runs.",
+                "Every event of a live run stays, byte for byte, at its own index. Stop the appending process first",
+                "(serve, a ledger); readers in other processes reopen afterwards. A deletion a registered reader (a",
+                "projection) has not yet applied is kept for a later compaction unless --force."})
 final class CompactCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;

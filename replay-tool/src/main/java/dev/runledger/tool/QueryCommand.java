@@ -19,8 +19,9 @@ import java.util.concurrent.Callable;
 final class QueryCommand {
 
     @Command(name = "runs", mixinStandardHelpOptions = true,
-            description = {"Runs newest first. --label k=v filters (repeat a key for OR, different keys AND);",
-                    "--label k requires the key to exist."})
+            description = {"Lists runs, newest first: the last created in the journal first.",
+                    "--label k=v filters (repeat a key for OR, different keys AND); --label k requires the key to exist.",
+                    "Newest means journal order of run.created, not the createdAt field an engine supplies."})
     static final class Runs implements Callable<Integer> {
         @Mixin
         DbOption db;
@@ -31,14 +32,15 @@ final class QueryCommand {
         @Option(names = "--status", paramLabel = "S", description = "created, running, succeeded, failed or stopped.")
         String status;
 
-        @Option(names = "--created-from", paramLabel = "TIME", description = "Only runs created at or after (ISO-8601 UTC).")
+        @Option(names = "--created-from", paramLabel = "TIME", description = "Only runs created at or after: 2026-11-22 or 2026-11-22T10:00:00Z (UTC).")
         java.time.Instant createdFrom;
 
-        @Option(names = "--created-before", paramLabel = "TIME", description = "Only runs created before (ISO-8601 UTC).")
+        @Option(names = "--created-before", paramLabel = "TIME", description = "Only runs created before: 2026-11-22 or 2026-11-22T10:00:00Z (UTC).")
         java.time.Instant createdBefore;
 
-        @Option(names = "--limit", defaultValue = "20", paramLabel = "N", description = "Page length (default 20).")
-        int limit;
+        @Option(names = "--page-length", defaultValue = "20", paramLabel = "N",
+                description = "Runs per page, 1-1000 (default: ${DEFAULT-VALUE}); HTTP calls it pageLength.")
+        int pageLength;
 
         @Option(names = "--cursor", paramLabel = "C", description = "nextCursor of the previous page.")
         String cursor;
@@ -46,12 +48,12 @@ final class QueryCommand {
         @Option(names = "--total", description = "Also count every matching run.")
         boolean total;
 
-        @Option(names = "--json")
+        @Option(names = "--json", description = "Print the page as the HTTP API's JSON.")
         boolean json;
 
         @Override
         public Integer call() {
-            RunQuery.Builder q = RunQuery.builder().status(status).pageLength(limit).cursor(cursor).includeTotal(total)
+            RunQuery.Builder q = RunQuery.builder().status(status).pageLength(pageLength).cursor(cursor).includeTotal(total)
                     .createdFrom(createdFrom).createdBefore(createdBefore);
             for (String label : labels) {
                 int eq = label.indexOf('=');
@@ -84,21 +86,22 @@ final class QueryCommand {
     }
 
     @Command(name = "commands", mixinStandardHelpOptions = true,
-            description = "A page of a run's commands (default: the tail), Opentrons-style.")
+            description = "Prints a page of a run's commands (default: the tail), Opentrons-style.")
     static final class Commands implements Callable<Integer> {
         @Mixin
         DbOption db;
 
-        @Option(names = "--run", required = true, paramLabel = "ID")
+        @Option(names = "--run", required = true, paramLabel = "ID", description = "The run whose commands to print.")
         String run;
 
         @Option(names = "--cursor", paramLabel = "N", description = "Index of the first command (default: the tail).")
         Integer cursor;
 
-        @Option(names = "--page-length", defaultValue = "20", paramLabel = "N")
+        @Option(names = "--page-length", defaultValue = "20", paramLabel = "N",
+                description = "Commands per page, 1-1000 (default: ${DEFAULT-VALUE}); HTTP calls it pageLength.")
         int pageLength;
 
-        @Option(names = "--json")
+        @Option(names = "--json", description = "Print the page as the HTTP API's JSON.")
         boolean json;
 
         @Override

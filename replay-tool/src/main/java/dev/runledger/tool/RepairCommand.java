@@ -9,9 +9,10 @@ import picocli.CommandLine.Option;
 import java.util.concurrent.Callable;
 
 @Command(name = "repair", mixinStandardHelpOptions = true,
-        description = {"Accepts that events the journal's seal vouched for are missing (a truncated or damaged",
-                "journal): the loss stays on record in journal.losses, and the journal is sealed afresh so that a",
-                "ledger in strict mode appends again. Nothing is appended or removed. Stop the appending process first."})
+        description = {"Accepts that events the journal's seal vouched for are missing.",
+                "For a truncated or damaged journal: the loss stays on record in journal.losses, and the journal is",
+                "sealed afresh so that a ledger in strict mode appends again. Nothing is appended or removed. Stop",
+                "the appending process first."})
 final class RepairCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;

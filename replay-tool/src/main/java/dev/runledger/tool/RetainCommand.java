@@ -11,9 +11,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "retain", mixinStandardHelpOptions = true,
-        description = {"Deletes the completed runs a retention policy lets go (run.deleted with reason retention), in",
-                "one batch; runs still active and runs matching a --pin are never removed. Their events stay in the",
-                "journal until it is compacted. A running serve applies its own policy (serve --keep-runs ...)."})
+        description = {"Deletes the completed runs a retention policy lets go.",
+                "It appends run.deleted with reason retention, in one batch; runs still active and runs matching a",
+                "--pin are never removed. Their events stay in the journal until it is compacted. A running serve",
+                "applies its own policy (serve --keep-runs ...)."})
 final class RetainCommand implements Callable<Integer> {
     @Mixin
     JournalOption journal;

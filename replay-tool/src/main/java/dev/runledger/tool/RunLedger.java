@@ -33,6 +33,7 @@ public final class RunLedger {
 
     static CommandLine commandLine() {
         CommandLine cmd = new CommandLine(new RunLedger());
+        cmd.registerConverter(java.time.Instant.class, new TimeOption());
         cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             String name = commandLine.getCommandName();

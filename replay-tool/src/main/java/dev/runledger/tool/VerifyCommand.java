@@ -13,7 +13,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {"Without --db: checks every excerpt's checksum and the journal's hash chain, printing the damaged",
+        description = {"Checks the journal's integrity, or a projection against a replay of the journal.",
+                "Without --db: checks every excerpt's checksum and the journal's hash chain, printing the damaged",
                 "index ranges, or 'journal ok' with the chain head. With --db: replays the journal up to FILE's",
                 "checkpoint into a temporary projection and compares every table by content.",
                 "Exit 0 if all is well, 1 with what is wrong named (index ranges; table, run, command)."})

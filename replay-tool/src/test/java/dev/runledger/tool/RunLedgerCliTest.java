@@ -27,6 +27,53 @@ class RunLedgerCliTest extends CliTestSupport {
     Path dir;
 
     @Test
+    void shouldNameAMissingInputFileOrADirectoryInOneLineWithExitCode2() throws Exception {
+        String journal = dir.resolve("journal").toString();
+        assertThat(run("", "append", "--journal", journal, "--file", dir.resolve("nosuch.ndjson").toString())).isEqualTo(2);
+        assertThat(stderr().strip()).isEqualTo("append: --file " + dir.resolve("nosuch.ndjson") + ": no such file");
+        Files.createDirectories(dir.resolve("adir"));
+        assertThat(run("", "append", "--journal", journal, "--file", dir.resolve("adir").toString())).isEqualTo(2);
+        assertThat(stderr().strip()).isEqualTo("append: --file " + dir.resolve("adir") + ": is a directory, not a file");
+    }
+
+    @Test
+    void shouldTakeADateForATimeOptionAndRefuseAWordPlainly() {
+        String journal = dir.resolve("journal").toString();
+        String db = dir.resolve("runs.sqlite").toString();
+        assertThat(run(lines(TestEvents.created("r-1")), "append", "--journal", journal)).isZero();
+        assertThat(run("", "project", "--journal", journal, "--db", db)).isZero();
+        assertThat(run("", "query", "runs", "--db", db, "--created-from", "2026-11-22", "--total")).as(stderr()).isZero();
+        assertThat(stdout()).contains("r-1", "total: 1");
+        assertThat(run("", "query", "runs", "--db", db, "--created-from", "2026-11-23")).isZero();
+        assertThat(stdout()).doesNotContain("r-1"); // TestEvents creates runs at 2026-11-22T10:00:00Z
+        assertThat(run("", "query", "runs", "--db", db, "--created-from", "yesterday")).isEqualTo(2);
+        assertThat(stderr()).contains("'yesterday' is not a time: give a date (2026-11-22").doesNotContain("java.time");
+        assertThat(run("", "query", "runs", "--db", db, "--label", "my key=x")).isEqualTo(2);
+        assertThat(stderr()).contains("query: label key \"my key\" has a character outside [A-Za-z0-9._/-] at position 2");
+    }
+
+    @Test
+    void shouldSummarizeEveryCommandInAWholeSentenceAndDescribeEveryOption() {
+        java.util.List<String> problems = new java.util.ArrayList<>();
+        java.util.Deque<picocli.CommandLine> todo = new java.util.ArrayDeque<>(java.util.List.of(RunLedger.commandLine()));
+        while (!todo.isEmpty()) {
+            picocli.CommandLine c = todo.pop();
+            todo.addAll(c.getSubcommands().values());
+            String[] description = c.getCommandSpec().usageMessage().description();
+            if (description.length == 0 || !description[0].strip().endsWith(".")) {
+                problems.add(c.getCommandSpec().qualifiedName() + ": summary line \""
+                        + (description.length == 0 ? "" : description[0]) + "\" is not a whole sentence");
+            }
+            for (picocli.CommandLine.Model.OptionSpec o : c.getCommandSpec().options()) {
+                if (o.description().length == 0 || o.description()[0].isBlank()) {
+                    problems.add(c.getCommandSpec().qualifiedName() + " " + o.longestName() + ": no description");
+                }
+            }
+        }
+        assertThat(problems).isEmpty();
+    }
+
+    @Test
     void shouldPrintTheVersionTheBuildMade() {
         String built = System.getProperty("runledger.build.version");
         assertThat(built).as("surefire passes the POM's version").isNotBlank();
