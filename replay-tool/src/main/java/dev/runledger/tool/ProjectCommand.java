@@ -50,8 +50,7 @@ final class ProjectCommand implements Callable<Integer> {
             System.out.println("projected " + db.db + " to index " + s.checkpoint() + " (" + total + " events, "
                     + s.quarantined() + " quarantined, schema version " + s.schemaVersion() + ")");
             if (follow) {
-                CountDownLatch stop = new CountDownLatch(1);
-                Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "runledger-project-shutdown"));
+                CountDownLatch stop = StopSignals.latch();
                 System.out.println("following " + j + "; Ctrl-C stops");
                 stop.await();
             }
