@@ -64,6 +64,26 @@ class ServeShutdownTest {
         }
     }
 
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void shouldStopAFollowingProjectorOnSigtermWithExitCode0() throws Exception {
+        Path journal = dir.resolve("journal");
+        try (dev.runledger.ledger.Ledger ledger = dev.runledger.ledger.Ledger.open(journal)) {
+            ledger.append(java.util.List.of(TestEvents.created("r-1"), TestEvents.completed("r-1")));
+        }
+        Process project = ChildJvm.start(RunLedger.class, dir.resolve("project.log"), "project", "--journal", journal.toString(),
+                "--db", dir.resolve("runs.sqlite").toString(), "--follow");
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(project.getInputStream(), StandardCharsets.UTF_8))) {
+            assertThat(out.readLine()).as("see project.log").startsWith("projected ");
+            assertThat(out.readLine()).startsWith("following ");
+            project.destroy(); // SIGTERM: a normal stop, not a crash (a shutdown hook used to make it exit 143)
+            assertThat(project.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(project.exitValue()).isZero();
+        } finally {
+            project.destroyForcibly();
+        }
+    }
+
     /**
      * SIGTERM while four clients keep POSTing whole runs: the stop lets the POSTs in flight finish, so
      * every batch that was acknowledged is in the journal and none that was not (refused with 503 while
