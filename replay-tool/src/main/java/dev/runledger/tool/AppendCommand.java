@@ -23,6 +23,9 @@ final class AppendCommand implements Callable<Integer> {
     @Option(names = "--file", paramLabel = "F", defaultValue = "-", description = "Input file, or - for stdin (default).")
     String file;
 
+    @Option(names = "--create", description = "Start a new journal even in a directory that holds other files.")
+    boolean create;
+
     @Override
     public Integer call() throws IOException {
         NdjsonReader.Batch batch;
@@ -32,6 +35,7 @@ final class AppendCommand implements Callable<Integer> {
         if (batch.events().isEmpty()) {
             throw new InvalidEventException("no events in the input");
         }
+        NewJournal.check("append", journal.journal, create);
         try (Ledger ledger = Ledger.open(journal.journal)) {
             long last = ledger.append(batch.events());
             System.out.println(last);

@@ -19,6 +19,28 @@ import java.io.PrintWriter;
                 CommandLine.HelpCommand.class})
 public final class RunLedger {
     public static final int OK = 0;
+    private static final String LOG_LEVEL = "org.slf4j.simpleLogger.log.dev.runledger";
+
+    /**
+     * Log levels for every command (inherited by the subcommands): the default shows Run Ledger's INFO lines on
+     * stderr. slf4j-simple reads its level once, at the first logger, which comes after the command line is parsed.
+     */
+    @CommandLine.Option(names = {"-q", "--quiet"}, scope = CommandLine.ScopeType.INHERIT,
+            description = "Log only warnings and errors on stderr.")
+    void quiet(boolean quiet) {
+        if (quiet) {
+            System.setProperty(LOG_LEVEL, "warn");
+        }
+    }
+
+    @CommandLine.Option(names = {"-v", "--verbose"}, scope = CommandLine.ScopeType.INHERIT,
+            description = "Log debug lines too, on stderr.")
+    void verbose(boolean verbose) {
+        if (verbose) {
+            System.setProperty(LOG_LEVEL, "debug");
+        }
+    }
+
     public static final int FAILED = 1;
     public static final int BAD_INPUT = 2;
 

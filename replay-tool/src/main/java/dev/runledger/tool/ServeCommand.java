@@ -23,6 +23,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--db", paramLabel = "FILE", description = "The SQLite projection file.")
     Path db;
 
+    @Option(names = "--create", description = "Start a new journal even in a directory that holds other files.")
+    boolean create;
+
     @Option(names = "--postgres", paramLabel = "JDBC_URL", description = "Serve the fleet's PostgreSQL projection instead"
             + " of a journal (read-only): GET /runs across robots, /robots/{robot}/runs/... for one robot.")
     String postgres;
@@ -163,6 +166,9 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--project-from goes with --postgres: it runs the fleet projector");
         } else if (journal == null || db == null) {
             throw new IllegalArgumentException("give --journal and --db (a robot's own server), or --postgres (the fleet)");
+        }
+        if (postgres == null) {
+            NewJournal.check("serve", journal, create);
         }
         ServerConfig.Builder builder = postgres != null ? ServerConfig.fleet(postgres, schema)
                 : ServerConfig.builder(journal, db).retention(retention.policy()).compactWhenDead(Math.max(0, threshold));

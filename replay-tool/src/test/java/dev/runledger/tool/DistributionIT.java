@@ -73,6 +73,11 @@ class DistributionIT {
         String db = dir.resolve("data/runs.sqlite").toString();
         Result appended = run(home, "append", "--journal", journal, "--file", events.toString());
         assertThat(appended.exit()).as(appended.out()).isZero();
+        assertThat(appended.out()).as("INFO lines by default").contains(" INFO dev.runledger.");
+        Result quiet = run(home, "append", "--quiet", "--journal", dir.resolve("data/quiet").toString(), "--file",
+                events.toString());
+        assertThat(quiet.exit()).isZero();
+        assertThat(quiet.out()).as("--quiet: only warnings and errors").doesNotContain(" INFO ");
         assertThat(run(home, "project", "--journal", journal, "--db", db).exit()).isZero();
         Result query = run(home, "query", "runs", "--db", db, "--label", "assay=pcr");
         assertThat(query.exit()).as(query.out()).isZero();

@@ -37,6 +37,24 @@ class RunLedgerCliTest extends CliTestSupport {
     }
 
     @Test
+    void shouldCreateAJournalOnlyWhereOneIsSurelyMeantAndSaySo() throws Exception {
+        String events = lines(TestEvents.created("r-1"));
+        Path busy = dir.resolve("data");
+        Files.createDirectories(busy);
+        Files.writeString(busy.resolve("notes.txt"), "not a journal");
+        assertThat(run(events, "append", "--journal", busy.toString())).isEqualTo(2);
+        assertThat(stderr().strip()).isEqualTo("append: --journal " + busy + ": holds other files but no journal; give"
+                + " --create to start a new journal there");
+        assertThat(busy.resolve("journal.id")).doesNotExist();
+        assertThat(run(events, "append", "--journal", busy.toString(), "--create")).isZero();
+        assertThat(stderr()).contains("append: creating a new journal in " + busy);
+        assertThat(run(events.replace("r-1", "r-2"), "append", "--journal", busy.toString())).as("it is a journal now").isZero();
+        assertThat(stderr()).doesNotContain("creating");
+        assertThat(run(events, "append", "--journal", dir.resolve("fresh").toString())).isZero();
+        assertThat(stderr()).contains("append: creating a new journal in " + dir.resolve("fresh"));
+    }
+
+    @Test
     void shouldTakeADateForATimeOptionAndRefuseAWordPlainly() {
         String journal = dir.resolve("journal").toString();
         String db = dir.resolve("runs.sqlite").toString();
