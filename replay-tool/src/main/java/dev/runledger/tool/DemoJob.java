@@ -64,7 +64,7 @@ final class DemoJob {
                 return false;
             }
             // 1. engines append runs while the projector tails the journal
-            out.printf("%n1. %d engine threads append %d runs x %d commands (queued -> running -> final)%n",
+            out.printf(Locale.ROOT, "%n1. %d engine threads append %,d runs x %,d commands (queued -> running -> final)%n",
                     engines, runs, commands);
             AtomicLong lastIndex = new AtomicLong(-1);
             AtomicInteger nextRun = new AtomicInteger();
@@ -110,14 +110,15 @@ final class DemoJob {
             String sample = "demo-" + batch + "-0";
             out.printf("%n3. queries%n");
             RunPage acme = projection.queries().runs(RunQuery.builder().label("tenant", "acme").pageLength(3).includeTotal(true).build());
-            out.printf("   runs with label tenant=acme: %d in all, newest 3:%n", acme.total());
+            out.printf(Locale.ROOT, "   runs with label tenant=acme: %,d in all, newest 3:%n", acme.total());
             for (RunView r : acme.runs()) {
-                out.printf("     %-24s %-10s %5d commands  %s%n", r.id(), r.status(), r.commandCount(), r.labels());
+                out.printf(Locale.ROOT, "     %-24s %-10s %,6d commands  %s%n", r.id(), r.status(), r.commandCount(), r.labels());
             }
             RunPage failed = projection.queries().runs(RunQuery.builder().status("failed").includeTotal(true).pageLength(1).build());
-            out.printf("   failed runs: %d%n", failed.total());
+            out.printf(Locale.ROOT, "   failed runs: %,d (a failed run stops at its failing command, so failed runs hold"
+                    + " fewer than %,d commands)%n", failed.total(), commands);
             CommandPage tail = projection.queries().commands(sample, null, 3).orElseThrow();
-            out.printf("   tail of %s (%d commands in all):%n", sample, tail.totalLength());
+            out.printf(Locale.ROOT, "   tail of %s (%,d commands in all):%n", sample, tail.totalLength());
             for (CommandView c : tail.commands()) {
                 out.printf("     #%-5d %-12s %-10s %s%n", c.index(), c.commandType(), c.status(), abbreviate(c.json().text(), 70));
             }
@@ -142,11 +143,11 @@ final class DemoJob {
         try (dev.runledger.ledger.Journal journal = dev.runledger.ledger.Journal.openExisting(journalDir);
              Progress progress = Progress.start("rebuild", true)) {
             Rebuild.Result r = Rebuild.rebuild(journal, db, Rebuild.Options.defaults().withProgress(progress));
-            out.printf(Locale.ROOT, "   rebuilt: %,d events, %d runs, %,d commands, %d quarantined in %.2f s (%,.0f events/s)%n",
+            out.printf(Locale.ROOT, "   rebuilt: %,d events, %,d runs, %,d commands, %,d quarantined in %.2f s (%,.0f events/s)%n",
                     r.events(), r.runs(), r.commands(), r.quarantined(), r.elapsed().toNanos() / 1e9, r.eventsPerSecond());
             long t0 = System.nanoTime();
             Verification v = Rebuild.verify(journal, db, null);
-            out.printf(Locale.ROOT, "   verify: %s (%d runs, %,d commands) in %.2f s%n",
+            out.printf(Locale.ROOT, "   verify: %s (%,d runs, %,d commands) in %.2f s%n",
                     v.equal() ? "equal to a fresh replay" : "DIFFERS " + v.differences(), v.runs(), v.commands(),
                     (System.nanoTime() - t0) / 1e9);
             out.printf("%nTry: bin/runledger query runs --db %s --label tenant=acme --page-length 5%n", db);
