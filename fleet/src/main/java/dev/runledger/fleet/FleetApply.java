@@ -300,6 +300,11 @@ final class FleetApply {
                 }
             }
         }
+        load(missing);
+    }
+
+    /** Loads the state of the runs in {@code missing} not yet cached, and their command positions where marked. */
+    private void load(Map<RunKey, Boolean> missing) throws SQLException {
         if (missing.isEmpty()) {
             return;
         }
@@ -416,18 +421,13 @@ final class FleetApply {
 
     private RunState state(RunKey key) throws SQLException {
         RunState run = cache.get(key);
-        if (run == null) { // not prefetched: a run a quarantined header named, say
-            prefetchOne(key);
+        if (run == null) { // prefetch loads every run a batch names; this is the safety net, one run at a time
+            load(Map.of(key, false));
             run = cache.get(key);
         }
         return run;
     }
 
-    private void prefetchOne(RunKey key) throws SQLException {
-        List<Decoded> one = List.of(new Decoded(null, key.robot(), null, Journal.NONE,
-                new RunEvent.RunDeleted(key.run()), null));
-        prefetch(one);
-    }
 
     private void apply(Decoded d) throws SQLException {
         if (isDuplicate(d)) {
@@ -883,6 +883,6 @@ final class FleetApply {
 
     @Override
     public String toString() {
-        return "FleetApply[" + s + ", " + topic + ", " + Objects.toString(cache.size()) + " runs cached]";
+        return "FleetApply[" + s + ", " + topic + ", " + cache.size() + " runs cached]";
     }
 }

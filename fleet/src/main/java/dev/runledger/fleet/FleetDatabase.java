@@ -37,10 +37,20 @@ public final class FleetDatabase implements AutoCloseable {
 
     /** A database the caller runs, e.g. {@code jdbc:postgresql://db.lab:5432/fleet?user=runledger}. */
     public static FleetDatabase external(String jdbcUrl) {
+        return new FleetDatabase(requireJdbcUrl(jdbcUrl), null, 0);
+    }
+
+    /** Checks that {@code jdbcUrl} names a PostgreSQL database; every option that takes one says it the same way. */
+    public static String requireJdbcUrl(String jdbcUrl) {
         if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:postgresql:")) {
-            throw new IllegalArgumentException("a PostgreSQL JDBC URL starts with jdbc:postgresql: but was " + jdbcUrl);
+            throw new IllegalArgumentException("a PostgreSQL JDBC URL starts with jdbc:postgresql: but was \"" + jdbcUrl + "\"");
         }
-        return new FleetDatabase(jdbcUrl, null, 0);
+        return jdbcUrl;
+    }
+
+    /** Checks a fleet schema name: it is spliced into SQL, so only plain lower-case identifiers are taken. */
+    public static String requireSchemaName(String schema) {
+        return FleetSchema.checkName(schema);
     }
 
     /**

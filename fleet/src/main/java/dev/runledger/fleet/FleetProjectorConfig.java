@@ -5,13 +5,10 @@ import io.micrometer.core.instrument.Metrics;
 
 import java.time.Duration;
 import java.util.Objects;
-import java.util.regex.Pattern;
 
 /** Immutable, validated settings of a {@link FleetProjector}. Build with {@link #builder}. */
 public final class FleetProjectorConfig {
     public static final String DEFAULT_SCHEMA = FleetSchema.DEFAULT;
-    private static final Pattern TOPIC = Pattern.compile("[A-Za-z0-9._-]{1,249}");
-
     private final String bootstrap;
     private final String topic;
     private final String jdbcUrl;
@@ -95,21 +92,12 @@ public final class FleetProjectorConfig {
         private MeterRegistry meterRegistry = Metrics.globalRegistry;
 
         private Builder(String bootstrap, String jdbcUrl) {
-            if (bootstrap == null || bootstrap.isBlank() || !bootstrap.contains(":")) {
-                throw new IllegalArgumentException("the Kafka address is HOST:PORT but was \"" + bootstrap + "\"");
-            }
-            if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:postgresql:")) {
-                throw new IllegalArgumentException("a PostgreSQL JDBC URL starts with jdbc:postgresql: but was \"" + jdbcUrl + "\"");
-            }
-            this.bootstrap = bootstrap;
-            this.jdbcUrl = jdbcUrl;
+            this.bootstrap = ShipperConfig.checkBootstrap(bootstrap);
+            this.jdbcUrl = FleetDatabase.requireJdbcUrl(jdbcUrl);
         }
 
         public Builder topic(String topic) {
-            if (topic == null || !TOPIC.matcher(topic).matches() || topic.equals(".") || topic.equals("..")) {
-                throw new IllegalArgumentException("a Kafka topic is 1-249 characters of [A-Za-z0-9._-] but was \"" + topic + "\"");
-            }
-            this.topic = topic;
+            this.topic = ShipperConfig.checkTopic(topic);
             return this;
         }
 

@@ -34,6 +34,22 @@ public final class ShipperConfig {
         this.pollInterval = b.pollInterval;
     }
 
+    /** The shipper's and the fleet projector's one check of a Kafka address. */
+    static String checkBootstrap(String bootstrap) {
+        if (bootstrap == null || bootstrap.isBlank() || !bootstrap.contains(":")) {
+            throw new IllegalArgumentException("the Kafka address is HOST:PORT but was \"" + bootstrap + "\"");
+        }
+        return bootstrap;
+    }
+
+    /** The shipper's and the fleet projector's one check of a topic name (Kafka's own rules). */
+    static String checkTopic(String topic) {
+        if (topic == null || !TOPIC.matcher(topic).matches() || topic.equals(".") || topic.equals("..")) {
+            throw new IllegalArgumentException("a Kafka topic is 1-249 characters of [A-Za-z0-9._-] but was \"" + topic + "\"");
+        }
+        return topic;
+    }
+
     /**
      * @param robotId   the Kafka key of every record: 1-64 characters of {@code [A-Za-z0-9._-]}
      * @param bootstrap {@code HOST:PORT[,HOST:PORT...]} of the Kafka cluster
@@ -99,18 +115,12 @@ public final class ShipperConfig {
             if (robotId == null || !ROBOT.matcher(robotId).matches()) {
                 throw new IllegalArgumentException("a robot id is 1-64 characters of [A-Za-z0-9._-] but was \"" + robotId + "\"");
             }
-            if (bootstrap == null || bootstrap.isBlank() || !bootstrap.contains(":")) {
-                throw new IllegalArgumentException("the Kafka address is HOST:PORT but was \"" + bootstrap + "\"");
-            }
             this.robotId = robotId;
-            this.bootstrap = bootstrap;
+            this.bootstrap = checkBootstrap(bootstrap);
         }
 
         public Builder topic(String topic) {
-            if (topic == null || !TOPIC.matcher(topic).matches() || topic.equals(".") || topic.equals("..")) {
-                throw new IllegalArgumentException("a Kafka topic is 1-249 characters of [A-Za-z0-9._-] but was \"" + topic + "\"");
-            }
-            this.topic = topic;
+            this.topic = checkTopic(topic);
             return this;
         }
 

@@ -86,7 +86,11 @@ final class FleetBackend implements Backend {
     /** While PostgreSQL cannot answer, nothing counts as applied: a parked read waits (up to its bound) for it. */
     @Override
     public long applied(String robot) {
-        return positions().getOrDefault(robot, Journal.NONE);
+        try {
+            return fleet.appliedIndex(robot);
+        } catch (FleetQueries.FleetReadException unavailable) {
+            return Journal.NONE;
+        }
     }
 
     private Map<String, Long> positions() {

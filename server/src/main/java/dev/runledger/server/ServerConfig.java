@@ -154,14 +154,8 @@ public final class ServerConfig {
 
     /** A server of the fleet projection in {@code schema} of the PostgreSQL at {@code jdbcUrl}: reads only, no journal. */
     public static Builder fleet(String jdbcUrl, String schema) {
-        if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:postgresql:")) {
-            throw new IllegalArgumentException("a PostgreSQL JDBC URL starts with jdbc:postgresql: but was \"" + jdbcUrl + "\"");
-        }
-        if (schema == null || !schema.matches("[a-z_][a-z0-9_]{0,47}")) {
-            throw new IllegalArgumentException("a fleet schema name is 1-48 characters of [a-z0-9_], not starting with a digit,"
-                    + " but was \"" + schema + "\"");
-        }
-        return new Builder(null, null, new Fleet(jdbcUrl, schema));
+        return new Builder(null, null, new Fleet(dev.runledger.fleet.FleetDatabase.requireJdbcUrl(jdbcUrl),
+                dev.runledger.fleet.FleetDatabase.requireSchemaName(schema)));
     }
 
     /** Set when serving the fleet; then {@link #journal()} and {@link #database()} are null. */
