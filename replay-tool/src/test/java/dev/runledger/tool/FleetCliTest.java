@@ -4,6 +4,7 @@ import dev.runledger.fleet.FleetDatabase;
 import dev.runledger.fleet.KafkaBroker;
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.TestEvents;
+import dev.runledger.server.OpenApiChecker;
 import dev.runledger.server.RunLedgerServer;
 import dev.runledger.server.ServerConfig;
 import org.junit.jupiter.api.AfterAll;
@@ -16,6 +17,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -31,6 +33,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FleetCliTest extends CliTestSupport {
     @TempDir
     static Path servers;
+    private OpenApiChecker checker;
     private static KafkaBroker kafka;
     private static FleetDatabase postgres;
 
@@ -87,6 +90,10 @@ class FleetCliTest extends CliTestSupport {
         try (RunLedgerServer server = RunLedgerServer.start(ServerConfig.fleet(postgres.jdbcUrl(), "cli").port(0).build())) {
             HttpClient http = HttpClient.newHttpClient();
             String base = "http://127.0.0.1:" + server.port();
+            checker = new OpenApiChecker(get(http, base + "/openapi.json").body().getBytes(StandardCharsets.UTF_8));
+            get(http, base + "/openapi.json"); // now held to itself
+            assertThat(checker.operations()).as("the fleet's document lists exactly the routes it answers")
+                    .isEqualTo(new java.util.TreeSet<>(server.endpoints()));
             HttpResponse<String> pcr = get(http, base + "/runs?label.assay=pcr&total=true");
             assertThat(pcr.statusCode()).isEqualTo(200);
             assertThat(pcr.body()).contains("\"robot\":\"flex-1\"", "\"robot\":\"flex-2\"", "\"totalLength\":2");
@@ -98,6 +105,13 @@ class FleetCliTest extends CliTestSupport {
             assertThat(get(http, base + "/robots/flex-3/runs/r-1").statusCode()).isEqualTo(404);
             assertThat(get(http, base + "/runs?minIndex=1").statusCode()).as("minIndex names a robot's index").isEqualTo(400);
             assertThat(get(http, base + "/health").body()).contains("\"flex-1\"", "\"flex-2\"");
+            assertThat(get(http, base + "/robots/flex-1/runs?label.assay=pcr&pageLength=1").body()).contains("\"id\":\"r-1\"");
+            assertThat(get(http, base + "/robots/flex-1/runs/r-1/commands?cursor=0").body()).contains("\"totalLength\":1");
+            assertThat(get(http, base + "/robots/flex-1/runs/r-1/commands/c-1").statusCode()).isEqualTo(200);
+            assertThat(get(http, base + "/robots/flex-1/runs/r-1/commands/c-9").statusCode()).isEqualTo(404);
+            assertThat(get(http, base + "/metrics").body()).contains("jvm_memory_used_bytes");
+            assertThat(checker.answered()).as("every operation of the fleet's document answered 2xx at least once")
+                    .isEqualTo(checker.operations());
 
             // Read-your-writes per robot: a read waits (holding no thread) until the fleet projector applied the index.
             long next = appendAndShip("flex-2", TestEvents.completed("r-2"));
@@ -130,8 +144,16 @@ class FleetCliTest extends CliTestSupport {
         assertThat(stderr()).contains("jdbc:postgresql:");
     }
 
-    private static HttpResponse<String> get(HttpClient http, String uri) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(uri)).build(), HttpResponse.BodyHandlers.ofString());
+    /** A GET whose answer, once the server's OpenAPI document is known, is held to it. */
+    private HttpResponse<String> get(HttpClient http, String uri) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(uri)).build(), HttpResponse.BodyHandlers.ofString());
+        if (checker != null) {
+            URI u = response.uri();
+            checker.check("GET", u.getRawPath() + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery()), null,
+                    response.statusCode(), response.headers().firstValue("Content-Type").orElse(null),
+                    response.body().getBytes(StandardCharsets.UTF_8));
+        }
+        return response;
     }
 
     @Test

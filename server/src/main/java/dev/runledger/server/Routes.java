@@ -33,6 +33,10 @@ final class Routes {
         return this;
     }
 
+    List<String> endpoints() {
+        return routes.stream().map(r -> r.method() + " " + r.template()).toList();
+    }
+
     /** Matches decoded path segments; literals win over {@code {...}} because routes are tried in order. */
     Match match(String method, List<String> path) {
         String template = null;

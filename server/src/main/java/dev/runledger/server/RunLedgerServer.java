@@ -100,8 +100,10 @@ public final class RunLedgerServer implements AutoCloseable {
 
         routes = new Routes();
         backend.addRoutes(routes, new RunsEndpoint(config));
+        byte[] openApi = OpenApiDocument.bytesFor(config.fleet() != null ? OpenApiDocument.FLEET : OpenApiDocument.ROBOT);
         routes.add("GET", "/health", (e, p) -> backend.health(e))
-                .add("GET", "/metrics", (e, p) -> metrics(e));
+                .add("GET", "/metrics", (e, p) -> metrics(e))
+                .add("GET", "/openapi.json", (e, p) -> e.send(200, "application/json", openApi));
         bearer = new BearerToken(config.token());
         waits = new MinIndexWaits(backend.progress(), pool, config.maxParkedReads());
     }
@@ -163,6 +165,11 @@ public final class RunLedgerServer implements AutoCloseable {
 
     public int port() {
         return connector.getLocalPort();
+    }
+
+    /** Every endpoint as {@code METHOD /template}, in the order they are matched (to check the OpenAPI document). */
+    public java.util.List<String> endpoints() {
+        return routes.endpoints();
     }
 
     /** Reads now parked waiting for their minIndex (for tests and health). */
