@@ -39,6 +39,8 @@ final class EventsEndpoint {
     private final Semaphore ingest = new Semaphore(1, true);
     private final BodyBudget budget;
     private final Eraser eraser;
+    private final IdempotentBatches idempotent = new IdempotentBatches();
+    private final Counter replayed;
 
     EventsEndpoint(Ledger ledger, MeterRegistry registry, ServerConfig config, Counter tooSlow, Eraser eraser) {
         this.ledger = ledger;
@@ -48,6 +50,8 @@ final class EventsEndpoint {
         this.budget = new BodyBudget(config.bodyBudgetBytes());
         this.invalid = Counter.builder("ledger.append.rejected").description("Events refused at append")
                 .tag("reason", "invalid").register(registry);
+        this.replayed = Counter.builder("http.server.idempotent.replays").description("POST /events retries answered"
+                + " from their Idempotency-Key instead of appended again").register(registry);
     }
 
     void handle(Exchange e) {
@@ -59,6 +63,10 @@ final class EventsEndpoint {
                         + " application/x-ndjson, one JSON event per line), not " + mediaType);
             }
         }
+        String key = e.header("Idempotency-Key");
+        if (key != null) {
+            IdempotentBatches.requireKey(key);
+        }
         long declared = e.declaredLength(config.maxBodyBytes());
         BodyBudget.Reservation reservation = null;
         HttpError busy = null;
@@ -67,7 +75,7 @@ final class EventsEndpoint {
         } catch (HttpError refused) {
             busy = refused;
         }
-        new BodyReader(e, reservation, busy).run();
+        new BodyReader(e, reservation, busy, key).run();
     }
 
     /**
@@ -121,6 +129,35 @@ final class EventsEndpoint {
         }
     }
 
+    /**
+     * Appends {@code events} unless a batch with the same key and body was appended lately, in which case that
+     * batch's answer is given again; the lookup and the append share one turn, so copies racing each other
+     * append once.
+     */
+    private IdempotentBatches.Outcome appendOnce(List<? extends RunEvent> events, String key, byte[] bodyDigest) {
+        ingest.acquireUninterruptibly();
+        try {
+            IdempotentBatches.Outcome first = idempotent.find(key, bodyDigest);
+            if (first != null) {
+                replayed.increment();
+                return first;
+            }
+            IdempotentBatches.Outcome outcome = new IdempotentBatches.Outcome(ledger.append(events), events.size(), false);
+            idempotent.remember(key, bodyDigest, outcome);
+            return outcome;
+        } finally {
+            ingest.release();
+        }
+    }
+
+    private static java.security.MessageDigest sha256() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+
     /** The answer to an append: {@code {"lastIndex":...,"appended":...}}. */
     private static void answerAppended(Exchange e, long lastIndex, int appended) throws IOException {
         e.sendJson(200, g -> {
@@ -145,10 +182,15 @@ final class EventsEndpoint {
         private BodyBudget.Reservation reservation;
         private HttpError refusal;
         private long received;
+        private final String idempotencyKey;
+        /** The body's SHA-256, taken as it arrives, when it has an Idempotency-Key. */
+        private final java.security.MessageDigest digest;
 
-        BodyReader(Exchange e, BodyBudget.Reservation reservation, HttpError busy) {
+        BodyReader(Exchange e, BodyBudget.Reservation reservation, HttpError busy, String idempotencyKey) {
             this.e = e;
             this.reservation = reservation;
+            this.idempotencyKey = idempotencyKey;
+            this.digest = idempotencyKey == null ? null : sha256();
             if (busy != null) {
                 refuse(busy);
             }
@@ -197,6 +239,9 @@ final class EventsEndpoint {
                     throw Exchange.tooLarge(config.maxBodyBytes());
                 }
                 reservation.growTo(received);
+                if (digest != null) {
+                    digest.update(chunk.getByteBuffer().duplicate());
+                }
                 decoder.feed(chunk.getByteBuffer(), batch);
             } catch (InvalidEventException bad) {
                 invalid.increment();
@@ -282,6 +327,14 @@ final class EventsEndpoint {
             }
             long last;
             try {
+                if (idempotencyKey != null) {
+                    IdempotentBatches.Outcome outcome = appendOnce(events, idempotencyKey, digest.digest());
+                    if (outcome.replayed()) {
+                        e.setHeader("Idempotent-Replayed", "true");
+                    }
+                    answerAppended(e, outcome.lastIndex(), outcome.appended());
+                    return;
+                }
                 last = appendInTurn(events);
             } catch (RejectedEventException rejected) {
                 long line = batch.lineOf(rejected.batchPosition());

@@ -86,6 +86,11 @@ class OpenApiContractTest {
         post(ndjson(TestEvents.created("r-5")), "application/json");                           // 415
         post("{\"type\":\"run.deleted\",\"runId\":\"" + "x".repeat(70_000) + "\"}\n", null);   // 413
         exchange("POST", "/events", run, Map.of());                                            // 401: no token
+        String once = ndjson(TestEvents.created("r-6"));
+        Map<String, String> keyed = Map.of("Authorization", AUTH, "Idempotency-Key", "batch-6");
+        exchange("POST", "/events", once, keyed);
+        exchange("POST", "/events", once, keyed);                                              // replayed
+        exchange("POST", "/events", ndjson(TestEvents.created("r-7")), keyed);                 // 422: key reused
 
         // Reads, with each parameter the document gives them.
         get("/runs?minIndex=" + last);

@@ -201,6 +201,43 @@ class RunLedgerServerTest {
     }
 
     @Test
+    void shouldAppendABatchRetriedWithTheSameIdempotencyKeyOnce() throws Exception {
+        start(config());
+        String batch = ndjson(TestEvents.created("r-1"), TestEvents.command("r-1", "c-1", "queued"));
+        HttpResponse<String> first = post(batch, "Idempotency-Key", "k-1");
+        long head = head();
+        HttpResponse<String> retry = post(batch, "Idempotency-Key", "k-1");
+        assertThat(retry.statusCode()).as(retry.body()).isEqualTo(200);
+        assertThat(retry.body()).isEqualTo(first.body());
+        assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
+        assertThat(first.headers().firstValue("Idempotent-Replayed")).isEmpty();
+        assertThat(head()).as("nothing appended by the retry").isEqualTo(head);
+
+        // Copies racing each other (a client that timed out and retried while the first was still in flight).
+        String second = ndjson(TestEvents.created("r-2"), TestEvents.command("r-2", "c-1", "queued"));
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> copies = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            copies.add(client.sendAsync(HttpRequest.newBuilder(uri("/events")).header("Idempotency-Key", "k-2")
+                    .POST(HttpRequest.BodyPublishers.ofString(second)).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        for (var copy : copies) {
+            HttpResponse<String> r = copy.get(20, TimeUnit.SECONDS);
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(lastIndex(r)).isEqualTo(lastIndex(copies.get(0).get()));
+        }
+        assertThat(get("/runs/r-2/commands?minIndex=" + lastIndex(copies.get(0).get())).body()).contains("\"totalLength\":1");
+        assertThat(head()).as("the racing copies appended two events once").isEqualTo(lastIndex(copies.get(0).get()));
+
+        HttpResponse<String> reused = post(ndjson(TestEvents.created("r-3")), "Idempotency-Key", "k-1");
+        assertThat(reused.statusCode()).isEqualTo(422);
+        assertThat(reused.body()).contains("IdempotencyKeyReused", "k-1 was used for another body");
+        HttpResponse<String> badKey = post(batch, "Idempotency-Key", "a key with spaces");
+        assertThat(badKey.statusCode()).isEqualTo(400);
+        assertThat(badKey.body()).contains("Idempotency-Key must be 1-128 visible ASCII characters");
+        assertThat(head()).isEqualTo(lastIndex(copies.get(0).get()));
+    }
+
+    @Test
     void shouldAnswerNotFoundAndBadParameters() throws Exception {
         start(config());
         long index = lastIndex(post(ndjson(TestEvents.created("r-1"))));
