@@ -13,9 +13,9 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Runs the ledger, the projector and the HTTP API in one process until SIGTERM or Ctrl-C.",
                 "With --postgres instead of --journal and --db it serves the fleet's PostgreSQL projection, read-only.",
-                "Binds 127.0.0.1 by default; any other address needs a token (--token-file or RUNLEDGER_TOKEN), which every",
-                "request but /health must then carry as Authorization: Bearer <token>; serve such an address over TLS",
-                "(--tls-keystore)."})
+                "Binds 127.0.0.1 by default; any other address needs a token (--token-file or RUNLEDGER_TOKEN), which every"
+                        + " request but /health must then carry as Authorization: Bearer <token>; serve such an address over"
+                        + " TLS (--tls-keystore)."})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--journal", paramLabel = "DIR", description = "Journal directory (Chronicle Queue).")
     Path journal;
@@ -68,7 +68,7 @@ final class ServeCommand implements Callable<Integer> {
     RetentionOptions retention;
 
     @Option(names = "--compact-when-dead", paramLabel = "P%", description = "Compact the journal while serving once at"
-            + " least P% of its events belong to deleted runs (e.g. 50%): checked at start and after deletions, at most one"
+            + " least P%% of its events belong to deleted runs (e.g. 50%%): checked at start and after deletions, at most one"
             + " compaction a minute. Appends wait only for the compaction's tail and swap.")
     String compactWhenDead;
 

@@ -82,6 +82,18 @@ class RunLedgerCliTest extends CliTestSupport {
                 problems.add(c.getCommandSpec().qualifiedName() + ": summary line \""
                         + (description.length == 0 ? "" : description[0]) + "\" is not a whole sentence");
             }
+            // A stray % in a description is a format error picocli only warns about, printing the text raw.
+            java.io.PrintStream err = System.err;
+            java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
+            System.setErr(new java.io.PrintStream(warnings, true, java.nio.charset.StandardCharsets.UTF_8));
+            try {
+                c.getUsageMessage();
+            } finally {
+                System.setErr(err);
+            }
+            if (warnings.size() > 0) {
+                problems.add(c.getCommandSpec().qualifiedName() + ": rendering --help warns: " + warnings);
+            }
             for (picocli.CommandLine.Model.OptionSpec o : c.getCommandSpec().options()) {
                 if (o.description().length == 0 || o.description()[0].isBlank()) {
                     problems.add(c.getCommandSpec().qualifiedName() + " " + o.longestName() + ": no description");
