@@ -47,6 +47,9 @@ public final class FleetQueries {
     /** At most this many rows of the driving label: its index drives the query whatever its values. */
     static final int SELECTIVE_LIMIT = 2_000;
     private static final JsonFactory JSON = new JsonFactory();
+    /** One robot's cursors, as its own SQLite projection makes them: a journal index, or createdAt millis~index. */
+    private static final Pattern ROBOT_CURSOR = Pattern.compile("-?\\d{1,19}");
+    private static final Pattern ROBOT_CREATED_CURSOR = Pattern.compile("(-?\\d{1,19})~(-?\\d{1,19})");
     private static final Pattern FLEET_CURSOR = Pattern.compile("(-?\\d{1,19})~(-?\\d{1,19})~([A-Za-z0-9._-]{1,64})");
     private static final String RUN_COLUMNS = "r.robot_id, r.id, r.created_at, r.protocol_id, r.status, r.completed_at,"
             + " r.labels::text, r.summary, r.command_count, r.damaged, r.created_ms, r.created_index";
@@ -100,14 +103,20 @@ public final class FleetQueries {
      * on the robot) or of the whole fleet (newest {@code createdAt} first, then robot, then index).
      */
     public FleetRunPage runs(String robot, RunQuery query) {
-        Matcher fleetCursor = null;
+        if (robot == null && query.order() == RunQuery.Order.APPENDED) {
+            throw new IllegalArgumentException("order=appended is one robot's journal order; across the fleet runs are"
+                    + " ordered by createdAt (order=created), or give robot=ID");
+        }
+        boolean byCreated = query.order() == RunQuery.Order.CREATED;
+        Matcher cursor = null;
         if (query.cursor() != null) {
-            if (robot != null ? !query.cursor().matches("-?\\d{1,19}")
-                    : !(fleetCursor = FLEET_CURSOR.matcher(query.cursor())).matches()) {
-                throw new IllegalArgumentException("cursor must be a value returned as nextCursor but was \"" + query.cursor() + "\"");
+            cursor = (robot == null ? FLEET_CURSOR : byCreated ? ROBOT_CREATED_CURSOR : ROBOT_CURSOR).matcher(query.cursor());
+            if (!cursor.matches()) {
+                throw new IllegalArgumentException("cursor must be a value returned as nextCursor (of a query in the same"
+                        + " order) but was \"" + query.cursor() + "\"");
             }
         }
-        Matcher cursor = fleetCursor;
+        Matcher keyset = cursor;
         return read(c -> {
             List<Object> params = new ArrayList<>();
             StringBuilder where = new StringBuilder(" WHERE true");
@@ -143,7 +152,7 @@ public final class FleetQueries {
                 params.add(query.createdBefore().toEpochMilli());
             }
             if (robot == null && !query.labels().isEmpty()) {
-                FleetRunPage driven = drivenByLabel(c, query, cursor);
+                FleetRunPage driven = drivenByLabel(c, query, keyset);
                 if (driven != null) {
                     return driven;
                 }
@@ -158,24 +167,31 @@ public final class FleetQueries {
                 }
             }
             StringBuilder page = new StringBuilder("SELECT ").append(RUN_COLUMNS).append(from).append(where);
-            if (robot != null) {
-                if (query.cursor() != null) {
+            if (robot != null && byCreated) {
+                if (keyset != null) {
+                    page.append(" AND (r.created_ms, r.created_index) < (?, ?)");
+                    params.add(Long.parseLong(keyset.group(1)));
+                    params.add(Long.parseLong(keyset.group(2)));
+                }
+                page.append(" ORDER BY r.created_ms DESC, r.created_index DESC");
+            } else if (robot != null) {
+                if (keyset != null) {
                     page.append(" AND r.created_index < ?");
-                    params.add(Long.parseLong(query.cursor()));
+                    params.add(Long.parseLong(keyset.group()));
                 }
                 page.append(" ORDER BY r.created_index DESC");
             } else {
-                if (cursor != null) {
+                if (keyset != null) {
                     page.append(" AND (r.created_ms, r.robot_id, r.created_index) < (?, ?, ?)");
-                    params.add(Long.parseLong(cursor.group(1)));
-                    params.add(cursor.group(3));
-                    params.add(Long.parseLong(cursor.group(2)));
+                    params.add(Long.parseLong(keyset.group(1)));
+                    params.add(keyset.group(3));
+                    params.add(Long.parseLong(keyset.group(2)));
                 }
                 page.append(" ORDER BY r.created_ms DESC, r.robot_id DESC, r.created_index DESC");
             }
             page.append(" LIMIT ?");
             params.add(query.pageLength() + 1);
-            return page(c, page.toString(), params, robot, query.pageLength(), total);
+            return page(c, page.toString(), params, robot, byCreated, query.pageLength(), total);
         });
     }
 
@@ -248,7 +264,7 @@ public final class FleetQueries {
         String sql = "SELECT " + RUN_COLUMNS + " FROM (SELECT d.robot_id, d.run_id" + from + where
                 + " ORDER BY d.created_ms DESC, d.robot_id DESC, d.created_index DESC LIMIT ?) k JOIN " + s + ".runs r"
                 + " ON r.robot_id = k.robot_id AND r.id = k.run_id ORDER BY r.created_ms DESC, r.robot_id DESC, r.created_index DESC";
-        return page(c, sql, params, null, query.pageLength(), total);
+        return page(c, sql, params, null, true, query.pageLength(), total);
     }
 
     private long boundedCount(Connection c, String key, Set<String> values) throws SQLException {
@@ -278,8 +294,8 @@ public final class FleetQueries {
     }
 
     /** Runs the page query (which returns one row more than a page) and builds the page and its cursor. */
-    private static FleetRunPage page(Connection c, String sql, List<Object> params, String robot, int pageLength, Long total)
-            throws SQLException {
+    private static FleetRunPage page(Connection c, String sql, List<Object> params, String robot, boolean byCreated,
+                                     int pageLength, Long total) throws SQLException {
         List<FleetRun> runs = new ArrayList<>();
         String next = null;
         try (PreparedStatement ps = prepare(c, sql, params); ResultSet rs = ps.executeQuery()) {
@@ -288,7 +304,8 @@ public final class FleetQueries {
             String lastRobot = null;
             while (rs.next()) {
                 if (runs.size() == pageLength) {
-                    next = robot != null ? Long.toString(lastIndex) : lastMs + "~" + lastIndex + "~" + lastRobot;
+                    next = robot == null ? lastMs + "~" + lastIndex + "~" + lastRobot
+                            : byCreated ? lastMs + "~" + lastIndex : Long.toString(lastIndex);
                     break;
                 }
                 runs.add(new FleetRun(rs.getString(1), runView(rs)));

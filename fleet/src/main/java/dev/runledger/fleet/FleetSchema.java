@@ -104,6 +104,7 @@ final class FleetSchema {
                 "CREATE UNIQUE INDEX run_commands_id ON " + s + ".run_commands(robot_id, run_id, command_id)",
                 "CREATE INDEX runs_created ON " + s + ".runs(created_ms DESC, robot_id DESC, created_index DESC)",
                 "CREATE INDEX runs_robot_created ON " + s + ".runs(robot_id, created_index DESC)",
+                "CREATE INDEX runs_robot_created_ms ON " + s + ".runs(robot_id, created_ms DESC, created_index DESC)",
                 "CREATE INDEX runs_status ON " + s + ".runs(status, created_ms DESC)",
                 // key and value are far from independent (value "pcr" only occurs under key "assay"): without this
                 // the planner multiplies their frequencies and misjudges how selective a label filter is.

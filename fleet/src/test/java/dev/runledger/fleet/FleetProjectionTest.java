@@ -550,6 +550,9 @@ class FleetProjectionTest {
         }
         for (int i = 0; i < 25; i++) {
             RunQuery.Builder query = randomQuery(random);
+            if (random.nextInt(3) == 0) {
+                query.order(RunQuery.Order.APPENDED);
+            }
             assertThat(pages(got, query)).as("runs of %s", robot).isEqualTo(pages(want, query));
         }
     }
@@ -598,7 +601,8 @@ class FleetProjectionTest {
     }
 
     private static RunQuery.Builder randomQuery(Random random) {
-        RunQuery.Builder query = RunQuery.builder().pageLength(1 + random.nextInt(3)).includeTotal(random.nextBoolean());
+        RunQuery.Builder query = RunQuery.builder().pageLength(1 + random.nextInt(3)).includeTotal(random.nextBoolean())
+                .order(random.nextBoolean() ? RunQuery.Order.CREATED : null); // appended is one robot's order only
         if (random.nextInt(4) == 0) {
             query.status(STATUSES[random.nextInt(STATUSES.length)]);
         }

@@ -65,6 +65,15 @@ final class Projector implements Runnable {
         this.journal = config.journal();
         this.writers = writers;
         openWriter();
+        try {
+            Schema.ensureIndexes(writer); // a file made before an index was added gets it once, here
+            if (!writer.getAutoCommit()) {
+                writer.commit();
+            }
+        } catch (SQLException e) {
+            closeWriter();
+            throw e;
+        }
         this.metrics = metrics;
         this.applied = checkpoint;
         this.listener = listener;

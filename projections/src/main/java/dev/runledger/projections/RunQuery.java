@@ -11,10 +11,11 @@ import java.util.Set;
 
 /**
  * A filter over runs: labels (AND across keys; a set of values of one key is an OR; an empty set means
- * the key merely exists), status, creation time range; newest first, one page at a time.
+ * the key merely exists), status, creation time range; newest first in the given {@link Order}, one page
+ * at a time. A null order is the store's own: a robot's journal order, the fleet's {@code createdAt}.
  */
 public record RunQuery(Map<String, Set<String>> labels, String status, Instant createdFrom, Instant createdBefore,
-                       int pageLength, String cursor, boolean includeTotal) {
+                       int pageLength, String cursor, boolean includeTotal, Order order) {
     public static final int MAX_PAGE_LENGTH = 1000;
     public static final int DEFAULT_PAGE_LENGTH = 50;
 
@@ -42,6 +43,34 @@ public record RunQuery(Map<String, Set<String>> labels, String status, Instant c
         }
     }
 
+    /** Which "newest first". */
+    public enum Order {
+        /**
+         * By when the run's {@code run.created} was appended (its journal index): the order a robot created its
+         * runs in, whatever {@code createdAt} they carry. A robot's default.
+         */
+        APPENDED,
+        /** By {@code createdAt}, then by journal index; the fleet's only order (robots' journals have no common order). */
+        CREATED;
+
+        /** {@code appended} or {@code created}, as the CLI and HTTP spell it. */
+        public static Order parse(String name) {
+            if (name == null) {
+                return null;
+            }
+            return switch (name) {
+                case "appended" -> APPENDED;
+                case "created" -> CREATED;
+                default -> throw new IllegalArgumentException("order must be appended (journal order) or created"
+                        + " (createdAt) but was \"" + name + "\"");
+            };
+        }
+
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     public static Builder builder() {
         return new Builder();
     }
@@ -54,6 +83,7 @@ public record RunQuery(Map<String, Set<String>> labels, String status, Instant c
         private int pageLength = DEFAULT_PAGE_LENGTH;
         private String cursor;
         private boolean includeTotal;
+        private Order order;
 
         /** Adds {@code value} to the values accepted for {@code key}. */
         public Builder label(String key, String value) {
@@ -97,8 +127,14 @@ public record RunQuery(Map<String, Set<String>> labels, String status, Instant c
             return this;
         }
 
+        /** Which "newest first" (null: the store's own, see {@link RunQuery}). */
+        public Builder order(Order order) {
+            this.order = order;
+            return this;
+        }
+
         public RunQuery build() {
-            return new RunQuery(labels, status, createdFrom, createdBefore, pageLength, cursor, includeTotal);
+            return new RunQuery(labels, status, createdFrom, createdBefore, pageLength, cursor, includeTotal, order);
         }
     }
 }

@@ -75,7 +75,20 @@ final class Schema {
             // v2: commands of one type across runs ("every pickUpTip of the last week") without a scan.
             ddl.add("CREATE INDEX run_commands_type ON run_commands(command_type, run_id)");
         }
+        ddl.add(CREATED_ORDER_INDEX);
         return ddl;
+    }
+
+    /**
+     * Pages newest {@code createdAt} first (order=created) without sorting every run. Added after version 2 was out;
+     * an index changes no answer, so {@link #ensureIndexes} adds it to older files rather than forcing a replay.
+     */
+    static final String CREATED_ORDER_INDEX = "CREATE INDEX IF NOT EXISTS runs_created_ms ON runs(created_ms, created_index)";
+
+    static void ensureIndexes(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute(CREATED_ORDER_INDEX);
+        }
     }
 
     static boolean isKnown(int version) {

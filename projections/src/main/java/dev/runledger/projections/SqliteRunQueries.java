@@ -44,6 +44,10 @@ final class SqliteRunQueries implements RunQueries {
             + " r.status, r.completed_at, json(r.labels), r.command_count, r.damaged), ']') || ',' || ifnull(r.summary, 'null')"
             + " || ']'";
 
+    /** A page's cursor: the last run's journal index, or (newest createdAt first) its createdAt millis and index. */
+    private static final java.util.regex.Pattern INDEX_CURSOR = java.util.regex.Pattern.compile("-?\\d{1,19}");
+    private static final java.util.regex.Pattern CREATED_CURSOR = java.util.regex.Pattern.compile("(-?\\d{1,19})~(-?\\d{1,19})");
+
     private final ReadPool pool;
 
     SqliteRunQueries(ReadPool pool) {
@@ -52,8 +56,12 @@ final class SqliteRunQueries implements RunQueries {
 
     @Override
     public RunPage runs(RunQuery query) {
-        if (query.cursor() != null && !query.cursor().matches("-?\\d{1,19}")) {
-            throw new IllegalArgumentException("cursor must be a value returned as nextCursor but was \"" + query.cursor() + "\"");
+        boolean byCreated = query.order() == RunQuery.Order.CREATED;
+        java.util.regex.Matcher cursor = query.cursor() == null ? null
+                : (byCreated ? CREATED_CURSOR : INDEX_CURSOR).matcher(query.cursor());
+        if (cursor != null && !cursor.matches()) {
+            throw new IllegalArgumentException("cursor must be a value returned as nextCursor (of a query in the same"
+                    + " order) but was \"" + query.cursor() + "\"");
         }
         return pool.read(c -> {
             List<Map.Entry<String, Set<String>>> labels = new ArrayList<>(query.labels().entrySet());
@@ -111,11 +119,15 @@ final class SqliteRunQueries implements RunQueries {
             }
             List<Object> pageParams = new ArrayList<>(params);
             StringBuilder page = new StringBuilder("SELECT ").append(RUN_COLUMNS).append(from).append(where);
-            if (query.cursor() != null) {
+            if (cursor != null && byCreated) {
+                page.append(" AND (r.created_ms, r.created_index) < (?, ?)");
+                pageParams.add(Long.parseLong(cursor.group(1)));
+                pageParams.add(Long.parseLong(cursor.group(2)));
+            } else if (cursor != null) {
                 page.append(" AND r.created_index < ?");
-                pageParams.add(Long.parseLong(query.cursor()));
+                pageParams.add(Long.parseLong(cursor.group()));
             }
-            page.append(" ORDER BY r.created_index DESC LIMIT ?");
+            page.append(byCreated ? " ORDER BY r.created_ms DESC, r.created_index DESC LIMIT ?" : " ORDER BY r.created_index DESC LIMIT ?");
             pageParams.add(query.pageLength() + 1);
             List<RunView> runs = new ArrayList<>();
             long lastIndex = 0;
@@ -130,7 +142,12 @@ final class SqliteRunQueries implements RunQueries {
                     runs.add(runView(rs));
                 }
             }
-            return new RunPage(Collections.unmodifiableList(runs), more ? Long.toString(lastIndex) : null, total);
+            String next = null;
+            if (more) {
+                next = byCreated ? java.time.Instant.parse(runs.get(runs.size() - 1).createdAt()).toEpochMilli() + "~" + lastIndex
+                        : Long.toString(lastIndex);
+            }
+            return new RunPage(Collections.unmodifiableList(runs), next, total);
         });
     }
 

@@ -109,8 +109,10 @@ class ProjectionModelCheckTest {
         for (int i = 0; i < 30; i++) {
             Map<String, Set<String>> labels = randomFilter(random);
             String status = random.nextInt(4) == 0 ? STATUSES[random.nextInt(STATUSES.length)] : null;
-            List<String> want = model.query(labels, status);
-            RunQuery.Builder query = RunQuery.builder().pageLength(1 + random.nextInt(3)).status(status).includeTotal(true);
+            RunQuery.Order order = RunQuery.Order.values()[random.nextInt(2)];
+            List<String> want = model.query(labels, status, order);
+            RunQuery.Builder query = RunQuery.builder().pageLength(1 + random.nextInt(3)).status(status).includeTotal(true)
+                    .order(random.nextBoolean() && order == RunQuery.Order.APPENDED ? null : order);
             labels.forEach((k, vs) -> {
                 if (vs.isEmpty()) {
                     query.labelExists(k);
@@ -126,7 +128,7 @@ class ProjectionModelCheckTest {
                 page.runs().forEach(r -> got.add(r.id()));
                 cursor = page.nextCursor();
             } while (cursor != null);
-            assertThat(got).as("runs matching %s status %s", labels, status).isEqualTo(want);
+            assertThat(got).as("runs matching %s status %s order %s", labels, status, order).isEqualTo(want);
         }
     }
 

@@ -16,6 +16,7 @@ final class ReferenceModel {
     static final class Run {
         final String id;
         final long createdIndex;
+        long createdMs;
         String status = "created";
         String completedAt;
         final TreeMap<String, String> labels = new TreeMap<>();
@@ -46,6 +47,7 @@ final class ReferenceModel {
                 return;
             }
             Run created = new Run(e.runId(), index);
+            created.createdMs = java.time.Instant.parse(e.createdAt()).toEpochMilli();
             created.labels.putAll(e.labels());
             runs.put(e.runId(), created);
             return;
@@ -102,11 +104,19 @@ final class ReferenceModel {
 
     /** Runs matching the filter, newest first. */
     List<String> query(Map<String, Set<String>> labels, String status) {
+        return query(labels, status, null);
+    }
+
+    /** Newest first: by journal index, or with {@code CREATED} by createdAt, ties by journal index. */
+    List<String> query(Map<String, Set<String>> labels, String status, RunQuery.Order order) {
+        Comparator<Run> newestFirst = order == RunQuery.Order.CREATED
+                ? Comparator.comparingLong((Run r) -> r.createdMs).thenComparingLong(r -> r.createdIndex).reversed()
+                : Comparator.comparingLong((Run r) -> r.createdIndex).reversed();
         return runs.values().stream()
                 .filter(r -> status == null || r.status.equals(status))
                 .filter(r -> labels.entrySet().stream().allMatch(f -> r.labels.containsKey(f.getKey())
                         && (f.getValue().isEmpty() || f.getValue().contains(r.labels.get(f.getKey())))))
-                .sorted(Comparator.comparingLong((Run r) -> r.createdIndex).reversed())
+                .sorted(newestFirst)
                 .map(r -> r.id)
                 .toList();
     }

@@ -19,9 +19,10 @@ import java.util.concurrent.Callable;
 final class QueryCommand {
 
     @Command(name = "runs", mixinStandardHelpOptions = true,
-            description = {"Lists runs, newest first: the last created in the journal first.",
+            description = {"Lists runs, newest first: by default the last appended run.created first.",
                     "--label k=v filters (repeat a key for OR, different keys AND); --label k requires the key to exist.",
-                    "Newest means journal order of run.created, not the createdAt field an engine supplies."})
+                    "Newest means journal order of run.created, not the createdAt field an engine supplies; --order created"
+                            + " sorts by createdAt instead."})
     static final class Runs implements Callable<Integer> {
         @Mixin
         DbOption db;
@@ -48,13 +49,18 @@ final class QueryCommand {
         @Option(names = "--total", description = "Also count every matching run.")
         boolean total;
 
+        @Option(names = "--order", paramLabel = "appended|created", defaultValue = "appended",
+                converter = OrderConverter.class, description = "Which newest first: appended (journal order of"
+                + " run.created, default) or created (createdAt, ties in journal order). A cursor belongs to its order.")
+        RunQuery.Order order;
+
         @Option(names = "--json", description = "Print the page as the HTTP API's JSON.")
         boolean json;
 
         @Override
         public Integer call() {
             RunQuery.Builder q = RunQuery.builder().status(status).pageLength(pageLength).cursor(cursor).includeTotal(total)
-                    .createdFrom(createdFrom).createdBefore(createdBefore);
+                    .createdFrom(createdFrom).createdBefore(createdBefore).order(order);
             for (String label : labels) {
                 int eq = label.indexOf('=');
                 if (eq < 0) {
@@ -82,6 +88,18 @@ final class QueryCommand {
                 }
             }
             return RunLedger.OK;
+        }
+    }
+
+    /** {@code appended} or {@code created}, spelled as HTTP's {@code order} parameter is. */
+    static final class OrderConverter implements picocli.CommandLine.ITypeConverter<RunQuery.Order> {
+        @Override
+        public RunQuery.Order convert(String value) {
+            try {
+                return RunQuery.Order.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
         }
     }
 

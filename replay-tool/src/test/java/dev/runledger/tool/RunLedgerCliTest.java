@@ -2,6 +2,7 @@ package dev.runledger.tool;
 
 import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.NdjsonCodec;
+import dev.runledger.ledger.RunEvent;
 import dev.runledger.ledger.SharedData;
 import dev.runledger.ledger.TestEvents;
 import org.junit.jupiter.api.AfterEach;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -52,6 +54,34 @@ class RunLedgerCliTest extends CliTestSupport {
         assertThat(stderr()).doesNotContain("creating");
         assertThat(run(events, "append", "--journal", dir.resolve("fresh").toString())).isZero();
         assertThat(stderr()).contains("append: creating a new journal in " + dir.resolve("fresh"));
+    }
+
+    @Test
+    void shouldListRunsInJournalOrderOrByCreatedAtWhenAsked() {
+        String journal = dir.resolve("journal").toString();
+        String db = dir.resolve("runs.sqlite").toString();
+        // An engine whose clock was off: the last run appended claims the earliest createdAt.
+        String events = lines(new RunEvent.RunCreated("early", "2026-11-22T09:00:00Z", null, java.util.Map.of()),
+                new RunEvent.RunCreated("late", "2026-11-22T11:00:00Z", null, java.util.Map.of()),
+                new RunEvent.RunCreated("skewed", "2026-11-22T08:00:00Z", null, java.util.Map.of()));
+        assertThat(run(events, "append", "--journal", journal)).isZero();
+        assertThat(run("", "project", "--journal", journal, "--db", db)).isZero();
+        assertThat(run("", "query", "runs", "--db", db)).isZero();
+        assertThat(ids(stdout())).containsExactly("skewed", "late", "early");
+        assertThat(run("", "query", "runs", "--db", db, "--order", "created", "--page-length", "2")).isZero();
+        assertThat(ids(stdout())).containsExactly("late", "early");
+        String cursor = stdout().substring(stdout().indexOf("--cursor ") + 9).strip();
+        assertThat(run("", "query", "runs", "--db", db, "--order", "created", "--cursor", cursor)).isZero();
+        assertThat(ids(stdout())).containsExactly("skewed");
+        assertThat(run("", "query", "runs", "--db", db, "--cursor", cursor)).as("a cursor of the other order").isEqualTo(2);
+        assertThat(stderr()).contains("cursor must be a value returned as nextCursor (of a query in the same order)");
+        assertThat(run("", "query", "runs", "--db", db, "--order", "newest")).isEqualTo(2);
+        assertThat(stderr()).contains("order must be appended (journal order) or created (createdAt) but was \"newest\"");
+    }
+
+    private static List<String> ids(String listing) {
+        return listing.lines().filter(l -> !l.startsWith("next page") && !l.startsWith("total"))
+                .map(l -> l.split("\\s+")[0]).toList();
     }
 
     @Test

@@ -25,7 +25,7 @@ import java.util.Map;
  */
 final class RunsEndpoint {
     private static final List<String> RUN_PARAMS = List.of("status", "pageLength", "cursor", "minIndex", "createdFrom",
-            "createdBefore", "total");
+            "createdBefore", "total", "order");
     private final ServerConfig config;
 
     RunsEndpoint(ServerConfig config) {
@@ -90,7 +90,7 @@ final class RunsEndpoint {
                 }
             } else if (!RUN_PARAMS.contains(name) && !extra.contains(name)) {
                 throw HttpError.badRequest("unknown parameter " + name + " (label.KEY=VALUE, status, pageLength, cursor,"
-                        + " createdFrom, createdBefore, total, minIndex" + (extra.isEmpty() ? "" : ", " + String.join(", ", extra))
+                        + " createdFrom, createdBefore, total, order, minIndex" + (extra.isEmpty() ? "" : ", " + String.join(", ", extra))
                         + ")");
             }
         }
@@ -99,7 +99,8 @@ final class RunsEndpoint {
             return q.status(e.param("status"))
                     .pageLength(pageLength == null ? RunQuery.DEFAULT_PAGE_LENGTH : pageLength)
                     .cursor(e.param("cursor")).createdFrom(instant(e, "createdFrom"))
-                    .createdBefore(instant(e, "createdBefore")).includeTotal("true".equals(e.param("total"))).build();
+                    .createdBefore(instant(e, "createdBefore")).includeTotal("true".equals(e.param("total")))
+                    .order(RunQuery.Order.parse(e.param("order"))).build();
         } catch (IllegalArgumentException bad) {
             throw HttpError.badRequest(bad.getMessage());
         }

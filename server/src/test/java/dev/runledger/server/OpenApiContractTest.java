@@ -98,6 +98,9 @@ class OpenApiContractTest {
         String cursor = field(page, "nextCursor");
         get("/runs?label.assay=pcr&label.assay=elisa&pageLength=1&cursor=" + cursor);
         get("/runs?label.stage&status=succeeded&createdFrom=2020-01-01T00:00:00Z&createdBefore=2100-01-01T00:00:00Z");
+        String byCreated = field(get("/runs?order=created&pageLength=1"), "nextCursor");
+        get("/runs?order=created&pageLength=1&cursor=" + byCreated);
+        get("/runs?order=newest");                                                              // 400
         get("/runs?sort=name");                                                                 // 400: unknown parameter
         get("/runs?label.my%20key=x");                                                          // 400: bad label key
         get("/runs?minIndex=" + (last + 1000));                                                 // 503: not applied in time
