@@ -63,8 +63,11 @@ final class ChronicleJournal implements Journal {
 
     static ChronicleJournal open(Path directory, boolean create) {
         Path dir = directory.toAbsolutePath().normalize();
-        JournalCompaction.recover(dir);
         Path idFile = dir.resolve(ID_FILE);
+        if (!create && Files.isRegularFile(idFile) && !writable(dir)) {
+            return openReadOnly(dir, idFile);
+        }
+        JournalCompaction.recover(dir);
         try {
             if (!Files.exists(idFile)) {
                 if (!create) {
@@ -79,6 +82,31 @@ final class ChronicleJournal implements Journal {
             return new ChronicleJournal(dir, id, queue);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open journal at " + dir, e);
+        }
+    }
+
+    /** Whether this process may write the journal's directory and its metadata (root may; a reader account may not). */
+    private static boolean writable(Path dir) {
+        Path metadata = dir.resolve("metadata.cq4t");
+        return Files.isWritable(dir) && (!Files.exists(metadata) || Files.isWritable(metadata));
+    }
+
+    /**
+     * A journal this user may read but not write (an auditor's account, a backup mounted read-only): Chronicle
+     * opened read-only from the start, instead of failing to map its metadata for writing and printing that
+     * before falling back. Appending to it fails; an interrupted compaction cannot be recovered from here.
+     */
+    private static ChronicleJournal openReadOnly(Path dir, Path idFile) {
+        if (Files.isDirectory(JournalCompaction.sibling(dir, ".compacting"))
+                || Files.isDirectory(JournalCompaction.sibling(dir, ".precompact"))) {
+            throw new IllegalStateException("journal " + dir + " has an interrupted compaction to finish, and this user"
+                    + " cannot write it: open it once as its owner (any runledger command that reads it)");
+        }
+        try {
+            String id = Files.readString(idFile, StandardCharsets.UTF_8).trim();
+            return new ChronicleJournal(dir, id, SingleChronicleQueueBuilder.binary(dir).readOnly(true).build());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read journal at " + dir, e);
         }
     }
 

@@ -48,6 +48,13 @@ public final class ExclusiveFileLock implements AutoCloseable {
                 throw new IllegalStateException(holder + " (" + path + " is locked)");
             }
             return new ExclusiveFileLock(path, channel, lock);
+        } catch (java.nio.file.AccessDeniedException e) {
+            // The JDK's message is the bare path; say it is a permission problem, and whose directory.
+            closeQuietly(channel);
+            Path denied = e.getFile() == null ? path : Path.of(e.getFile());
+            throw new UncheckedIOException("cannot lock " + path + ": permission denied: this user ("
+                    + System.getProperty("user.name") + ") cannot write " + (Files.exists(denied) ? denied : denied.getParent())
+                    + "; run as the user that owns it, or choose a directory this user can write", e);
         } catch (IOException e) {
             closeQuietly(channel);
             throw new UncheckedIOException("cannot lock " + path + ": " + e.getMessage(), e);

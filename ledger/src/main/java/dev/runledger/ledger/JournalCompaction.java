@@ -620,7 +620,7 @@ public final class JournalCompaction {
         }
     }
 
-    private static Path sibling(Path dir, String suffix) {
+    static Path sibling(Path dir, String suffix) {
         return dir.resolveSibling(dir.getFileName() + suffix);
     }
 

@@ -104,6 +104,13 @@ final class ProjectionFile {
      * removes every unlocked one.
      */
     Scratch createScratch() throws IOException {
+        Path parent = file.toAbsolutePath().getParent();
+        if (!Files.isWritable(parent)) {
+            // A reader account verifying the owner's projection: the replay goes to the system's temporary
+            // directory instead (same disk or not, it is only read back and deleted).
+            Path dir = Files.createTempDirectory(VERIFY_PREFIX + name() + "-");
+            return new Scratch(dir, ExclusiveFileLock.acquire(dir.resolve(".lock"), "verify scratch " + dir + " is in use"));
+        }
         removeStaleScratch();
         Path dir = Files.createTempDirectory(file.getParent(), VERIFY_PREFIX + name() + "-");
         return new Scratch(dir, ExclusiveFileLock.acquire(dir.resolve(".lock"), "verify scratch " + dir + " is in use"));

@@ -91,7 +91,17 @@ final class Sqlite {
         config.setOpenMode(SQLiteOpenMode.READONLY);
         config.setBusyTimeout(10_000);
         config.setCacheSize(-16_000);
-        Connection c = config.createConnection("jdbc:sqlite:" + file);
+        Connection c = null;
+        try {
+            // Opening applies the settings above, which is where a WAL file's -shm has to be made, if at all.
+            c = config.createConnection("jdbc:sqlite:" + file);
+            Sqlite.exec(c, "SELECT count(*) FROM sqlite_master");
+        } catch (SQLException e) {
+            if (c != null) {
+                c.close();
+            }
+            c = openReaderWithoutWriteAccess(file, config, e);
+        }
         // Reads through a memory map instead of a read() syscall per page: a 50-run label query touches
         // ~100 scattered pages and took 380 µs with read(), 157 µs mapped (500k runs). Address space only;
         // readers never write, so the usual mmap caveat (an I/O error arrives as SIGBUS) is the only cost.
@@ -101,6 +111,30 @@ final class Sqlite {
     }
 
     static final long READER_MMAP_BYTES = 1L << 30;
+
+    /**
+     * A WAL-mode file can only be read by someone who may create its {@code -shm} beside it. For a user who may not
+     * (an auditor's account reading the owner's projection), a file no writer has open (no {@code -wal}: the last
+     * writer folded it in and removed it) holds every committed row, and SQLite reads it as immutable. With a
+     * writer attached the file alone is not the truth, so that is refused, saying why.
+     */
+    private static Connection openReaderWithoutWriteAccess(Path file, SQLiteConfig config, SQLException cause)
+            throws SQLException {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || java.nio.file.Files.isWritable(dir) || !java.nio.file.Files.isReadable(file)) {
+            throw cause;
+        }
+        Path wal = file.resolveSibling(file.getFileName() + "-wal");
+        if (java.nio.file.Files.exists(wal)) {
+            throw new SQLException("cannot read " + file + " as this user (" + System.getProperty("user.name") + "): a"
+                    + " writer has it open (" + wal.getFileName() + " exists) and SQLite would have to create "
+                    + file.getFileName() + "-shm in " + dir + ", which this user cannot write; read it as its owner, over"
+                    + " HTTP (runledger serve), or once the writer has stopped", cause);
+        }
+        Connection c = config.createConnection("jdbc:sqlite:file:" + file.toAbsolutePath() + "?immutable=1");
+        Sqlite.exec(c, "SELECT count(*) FROM sqlite_master");
+        return c;
+    }
 
     static String meta(Connection c, String key) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT value FROM projection_meta WHERE key = ?")) {

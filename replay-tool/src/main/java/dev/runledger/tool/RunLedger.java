@@ -53,6 +53,16 @@ public final class RunLedger {
         return commandLine().execute(args);
     }
 
+    /** A path this user may not read or write is the caller's setup to fix, like a bad argument (exit 2). */
+    private static boolean deniedPermission(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.nio.file.AccessDeniedException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     static CommandLine commandLine() {
         CommandLine cmd = new CommandLine(new RunLedger());
         cmd.registerConverter(java.time.Instant.class, new TimeOption());
@@ -60,9 +70,9 @@ public final class RunLedger {
             PrintWriter err = commandLine.getErr();
             String name = commandLine.getCommandName();
             boolean badInput = e instanceof InvalidEventException || e instanceof RejectedEventException
-                    || e instanceof IllegalArgumentException;
+                    || e instanceof IllegalArgumentException || deniedPermission(e);
             err.println(name + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));
-            if (!badInput && Boolean.getBoolean("runledger.debug")) {
+            if (Boolean.getBoolean("runledger.debug")) {
                 e.printStackTrace(err);
             }
             err.flush();

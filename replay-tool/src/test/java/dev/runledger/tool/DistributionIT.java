@@ -31,7 +31,12 @@ class DistributionIT {
     }
 
     private Result run(Path home, String... args) throws Exception {
-        List<String> command = new ArrayList<>();
+        return runAs(List.of(), home, args);
+    }
+
+    /** Runs the launcher behind {@code prefix} (e.g. setpriv, to run it as another user). */
+    private Result runAs(List<String> prefix, Path home, String... args) throws Exception {
+        List<String> command = new ArrayList<>(prefix);
         command.add(home.resolve("bin/runledger").toString());
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
@@ -83,6 +88,84 @@ class DistributionIT {
         assertThat(query.exit()).as(query.out()).isZero();
         assertThat(query.out()).contains("r-1");
         assertThat(dir.resolve("user-home/.m2")).as("nothing written to ~/.m2").doesNotExist();
+    }
+
+    /**
+     * An auditor's account reads the owner's journal and projection but may not write them: reading works, quietly,
+     * and what needs writing fails in one line naming the path and the permission, exit 2. As root (CI) the commands
+     * run as {@code nobody} through setpriv, since root may write anything; as anyone else the data is made read-only.
+     */
+    @Test
+    void shouldLetAUserWhoMayNotWriteReadAndSayPlainlyWhatItCannotDo() throws Exception {
+        Path home = unpack();
+        Path data = dir.resolve("owned");
+        Path events = dir.resolve("events.ndjson");
+        Files.writeString(events, "{\"type\":\"run.created\",\"runId\":\"r-1\",\"createdAt\":\"2026-11-22T10:00:00Z\"}\n");
+        String journal = data.resolve("journal").toString();
+        String db = data.resolve("runs.sqlite").toString();
+        assertThat(run(home, "append", "--journal", journal, "--file", events.toString()).exit()).isZero();
+        assertThat(run(home, "project", "--journal", journal, "--db", db).exit()).isZero();
+        Path elsewhere = Files.createDirectories(data.resolve("reports"));
+
+        List<String> reader;
+        boolean root = "root".equals(System.getProperty("user.name"));
+        if (root) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                    "running as root without setpriv: cannot act as a user who may not write");
+            reader = List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
+            openToOthers(dir); // nobody must reach the launcher and read the data, and nothing more
+        } else {
+            reader = List.of();
+            readOnly(data);
+        }
+
+        Result export = runAs(reader, home, "export", "--journal", journal);
+        assertThat(export.exit()).as(export.out()).isZero();
+        assertThat(export.out()).contains("\"runId\":\"r-1\"").doesNotContain("Exception", "\tat ");
+        Result query = runAs(reader, home, "query", "runs", "--db", db);
+        assertThat(query.exit()).as(query.out()).isZero();
+        assertThat(query.out()).contains("r-1").doesNotContain("SQLITE_");
+        Result verify = runAs(reader, home, "verify", "--journal", journal, "--db", db);
+        assertThat(verify.exit()).as(verify.out()).isZero();
+
+        Result project = runAs(reader, home, "project", "--journal", journal, "--db", elsewhere.resolve("new.sqlite").toString());
+        assertThat(project.exit()).as(project.out()).isEqualTo(2);
+        assertThat(project.out()).contains("permission denied", elsewhere.toString()).doesNotContain("\tat ");
+        Result append = runAs(reader, home, "append", "--journal", journal, "--file", events.toString());
+        assertThat(append.exit()).as(append.out()).isEqualTo(2);
+        assertThat(append.out()).contains("permission denied", journal).doesNotContain("\tat ");
+    }
+
+    private Path unpack() throws Exception {
+        Path tarball = TARGET.resolve("runledger-" + VERSION + ".tar.gz");
+        Files.createDirectories(dir.resolve("user-home"));
+        Process tar = new ProcessBuilder("tar", "xzf", tarball.toString(), "-C", dir.toString()).inheritIO().start();
+        assertThat(tar.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(tar.exitValue()).isZero();
+        return dir.resolve("runledger-" + VERSION);
+    }
+
+    /** Others may read and traverse everything under {@code root} (and reach it), but write nothing. */
+    private static void openToOthers(Path root) throws IOException {
+        for (Path p = root; p != null; p = p.getParent()) {
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = new java.util.HashSet<>(Files.getPosixFilePermissions(p));
+            perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);
+            Files.setPosixFilePermissions(p, perms);
+        }
+        try (var all = Files.walk(root)) {
+            for (Path p : all.toList()) {
+                boolean executable = Files.isDirectory(p) || Files.isExecutable(p);
+                Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString(executable ? "rwxr-xr-x" : "rw-r--r--"));
+            }
+        }
+    }
+
+    private static void readOnly(Path root) throws IOException {
+        try (var all = Files.walk(root)) {
+            for (Path p : all.toList()) {
+                Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString(Files.isDirectory(p) ? "r-xr-xr-x" : "r--r--r--"));
+            }
+        }
     }
 
     @Test
