@@ -57,18 +57,11 @@ def batches(items, size):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def client_dicts(url, token, events, size):
+def client_append(url, token, events, size):
+    """Client.append, one batch of ``size`` after another (events as dicts or as JSON text)."""
     with rl.Client(url, token=token) as c:
         start = time.perf_counter()
         for b in batches(events, size):
-            c.append(b)
-        return time.perf_counter() - start
-
-
-def client_text(url, token, lines, size):
-    with rl.Client(url, token=token) as c:
-        start = time.perf_counter()
-        for b in batches(lines, size):
             c.append(b)
         return time.perf_counter() - start
 
@@ -83,17 +76,17 @@ def appender(url, token, events, size):
         return time.perf_counter() - start
 
 
-def raw(url, token, line_batches, keyed=False):
-    """The baseline: the same lines of JSON text, joined into a body and POSTed on one keep-alive connection
-    (with ``keyed``, each with an Idempotency-Key, to show what the key costs the server apart from the client)."""
+def raw(url, token, batches_of_events, body_of, keyed=False):
+    """The baseline: each batch made into a body by ``body_of`` and POSTed with http.client on one keep-alive
+    connection (with ``keyed``, each with an Idempotency-Key, to show what the key costs the server)."""
     host, port = url.split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     headers = {"Content-Type": "application/x-ndjson"}
     if token:
         headers["Authorization"] = "Bearer " + token
     start = time.perf_counter()
-    for lines in line_batches:
-        body = ("\n".join(lines) + "\n").encode("utf-8")
+    for batch in batches_of_events:
+        body = body_of(batch)
         if keyed:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         conn.request("POST", "/events", body=body, headers=headers)
@@ -106,24 +99,14 @@ def raw(url, token, line_batches, keyed=False):
     return took
 
 
-def raw_dumps(url, token, events, size):
-    """The baseline for dicts: what an engine without the client would do, json.dumps and POST."""
-    host, port = url.split("//")[1].split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
-    headers = {"Content-Type": "application/x-ndjson"}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    start = time.perf_counter()
-    for b in batches(events, size):
-        body = "".join(json.dumps(e, separators=(",", ":"), ensure_ascii=False) + "\n" for e in b).encode("utf-8")
-        conn.request("POST", "/events", body=body, headers=headers)
-        r = conn.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise SystemExit("raw append failed: %d %s" % (r.status, data[:300]))
-    took = time.perf_counter() - start
-    conn.close()
-    return took
+def joined(lines):
+    """Lines of JSON text as an NDJSON body, as a raw caller would join them."""
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def dumped(events):
+    """Dicts as an NDJSON body, as a raw caller would json.dumps them."""
+    return "".join(json.dumps(e, separators=(",", ":"), ensure_ascii=False) + "\n" for e in events).encode("utf-8")
 
 
 def settle(url, token):
@@ -159,7 +142,7 @@ def main():
         size_bytes = 0
         # One unmeasured round first: the server's JIT warms up on it, not on the first way measured.
         warmup = [rl.encode_event(e).decode("utf-8") for e in workload(template, args.events, "warm-" + uuid.uuid4().hex[:6])]
-        raw(url, token, batches(warmup, args.batch))
+        raw(url, token, batches(warmup, args.batch), joined)
         for r in range(args.rounds):
             run = uuid.uuid4().hex[:6]
             ev = {k: workload(template, args.events, "%s-%d-%d" % (run, r, i)) for i, k in enumerate(times)}
@@ -167,13 +150,14 @@ def main():
             size_bytes = sum(len(line.encode("utf-8")) + 1 for line in raw_lines)
             text_lines = [rl.encode_event(e).decode("utf-8") for e in ev["Client.append, events as JSON text"]]
             keyed_lines = [rl.encode_event(e).decode("utf-8") for e in ev["raw http.client + Idempotency-Key"]]
-            ways = [("raw http.client (same bytes)", lambda: raw(url, token, batches(raw_lines, args.batch))),
-                    ("raw http.client + Idempotency-Key", lambda: raw(url, token, batches(keyed_lines, args.batch), True)),
-                    ("Client.append, events as JSON text", lambda: client_text(url, token, text_lines, args.batch)),
+            ways = [("raw http.client (same bytes)", lambda: raw(url, token, batches(raw_lines, args.batch), joined)),
+                    ("raw http.client + Idempotency-Key",
+                     lambda: raw(url, token, batches(keyed_lines, args.batch), joined, keyed=True)),
+                    ("Client.append, events as JSON text", lambda: client_append(url, token, text_lines, args.batch)),
                     ("raw http.client + json.dumps per batch",
-                     lambda: raw_dumps(url, token, ev["raw http.client + json.dumps per batch"], args.batch)),
+                     lambda: raw(url, token, batches(ev["raw http.client + json.dumps per batch"], args.batch), dumped)),
                     ("Client.append, events as dicts",
-                     lambda: client_dicts(url, token, ev["Client.append, events as dicts"], args.batch)),
+                     lambda: client_append(url, token, ev["Client.append, events as dicts"], args.batch)),
                     ("Appender (background thread), dicts",
                      lambda: appender(url, token, ev["Appender (background thread), dicts"], args.batch))]
             if r % 2 == 1:

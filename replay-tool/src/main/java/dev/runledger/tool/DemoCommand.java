@@ -21,7 +21,7 @@ final class DemoCommand implements Callable<Integer> {
             description = "Commands per run, each recorded queued, running and final (default 500).")
     int commands;
 
-    @Option(names = "--engines", defaultValue = "4", paramLabel = "N", description = "Engine threads appending at once.")
+    @Option(names = "--engines", defaultValue = "4", paramLabel = "N", description = "Engine threads appending at once (default: ${DEFAULT-VALUE}).")
     int engines;
 
     @Override

@@ -91,10 +91,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Topic for --ship-to (default: ${DEFAULT-VALUE}).")
     String shipTopic;
 
-    @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body.")
+    @Option(names = "--max-body-bytes", defaultValue = "33554432", paramLabel = "N", description = "Largest POST body in bytes (default: ${DEFAULT-VALUE}, 32 MiB).")
     int maxBodyBytes;
 
-    @Option(names = "--max-wait-ms", defaultValue = "10000", paramLabel = "MS", description = "Longest wait for minIndex.")
+    @Option(names = "--max-wait-ms", defaultValue = "10000", paramLabel = "MS", description = "Longest wait for minIndex, in milliseconds (default: ${DEFAULT-VALUE}).")
     long maxWaitMs;
 
     /** One source at a time: a file, the environment, or (with a warning) the command line. */

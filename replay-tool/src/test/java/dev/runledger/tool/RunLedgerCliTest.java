@@ -128,6 +128,12 @@ class RunLedgerCliTest extends CliTestSupport {
                 if (o.description().length == 0 || o.description()[0].isBlank()) {
                     problems.add(c.getCommandSpec().qualifiedName() + " " + o.longestName() + ": no description");
                 }
+                boolean flag = o.type() == boolean.class || o.type() == Boolean.class;
+                if (o.defaultValue() != null && !flag && !String.join(" ", o.description()).toLowerCase(java.util.Locale.ROOT)
+                        .contains("default")) {
+                    problems.add(c.getCommandSpec().qualifiedName() + " " + o.longestName() + ": its default ("
+                            + o.defaultValue() + ") is not shown");
+                }
             }
         }
         assertThat(problems).isEmpty();
