@@ -156,6 +156,9 @@ class Client:
             attempt += 1
             try:
                 status, answer_headers, data = self._send(method, self._prefix + path, body, headers)
+            except ssl.SSLCertVerificationError as untrusted:  # repeating cannot make the certificate trusted
+                raise errors.ConnectionFailed("%s %s: %s does not present a certificate this client trusts: %s"
+                                              % (method, path, self.url, untrusted)) from untrusted
             except _RETRYABLE as failure:
                 if attempt > self._retries:
                     raise errors.ConnectionFailed("%s %s: no answer from %s after %d attempt(s): %s"

@@ -34,13 +34,14 @@ class Server:
         if not self._ready.wait(180) or self._port is None:
             self.stop()
             raise RuntimeError("runledger serve did not start:\n" + "".join(self.log[-40:]))
-        self.url = "http://127.0.0.1:%d" % self._port
+        self.url = "%s://127.0.0.1:%d" % (self._scheme, self._port)
 
     def _read_log(self):
         for line in self.process.stderr:
             self.log.append(line)
             m = _SERVING.search(line)
             if m and self._port is None:
+                self._scheme = m.group(1)
                 self._port = int(m.group(3))
                 self._ready.set()
         self._ready.set()  # exited

@@ -6,8 +6,10 @@ import json
 import os
 import shutil
 import socketserver
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -179,6 +181,33 @@ class ClientTest(unittest.TestCase):
             commands = len(json.load(f)["commands"])
         self.assertIn("%d commands as %d events appended" % (commands, 3 * commands + 3), out.stdout)
         self.assertIn("read back: status succeeded, %d commands" % commands, out.stdout)
+
+
+class TlsTest(unittest.TestCase):
+    """HTTPS with the server's certificate as the only trusted one (the system's CAs do not know it)."""
+
+    def test_appends_and_reads_over_https(self):
+        if shutil.which("openssl") is None:
+            self.skipTest("no openssl to make a certificate with")
+        work = tempfile.mkdtemp(prefix="runledger-tls-")
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        server = Server(token=TOKEN, extra_args=("--tls-keystore", cert, "--tls-key", key))
+        try:
+            self.assertTrue(server.url.startswith("https://"), server.url)
+            with rl.Client(server.url, token=TOKEN, ssl_context=ssl.create_default_context(cafile=cert)) as client:
+                run_id = new_run_id()
+                result = client.append([created(run_id)])
+                self.assertEqual(run_id, client.run(run_id, min_index=result.last_index)["id"])
+            with rl.Client(server.url, token=TOKEN) as untrusting:  # the system's CAs only; refused at once
+                with self.assertRaises(rl.ConnectionFailed) as refused:
+                    untrusting.runs()
+                self.assertIn("CERTIFICATE_VERIFY_FAILED", str(refused.exception))
+        finally:
+            server.stop()
+            shutil.rmtree(work, ignore_errors=True)
 
 
 class LossyProxy:
