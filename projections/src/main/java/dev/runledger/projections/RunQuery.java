@@ -65,10 +65,6 @@ public record RunQuery(Map<String, Set<String>> labels, String status, Instant c
                         + " (createdAt) but was \"" + name + "\"");
             };
         }
-
-        public String wireName() {
-            return name().toLowerCase(java.util.Locale.ROOT);
-        }
     }
 
     public static Builder builder() {

@@ -3,6 +3,7 @@ package dev.runledger.projections;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteOpenMode;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -121,17 +122,17 @@ final class Sqlite {
     private static Connection openReaderWithoutWriteAccess(Path file, SQLiteConfig config, SQLException cause)
             throws SQLException {
         Path dir = file.toAbsolutePath().getParent();
-        if (dir == null || java.nio.file.Files.isWritable(dir) || !java.nio.file.Files.isReadable(file)) {
+        if (dir == null || Files.isWritable(dir) || !Files.isReadable(file)) {
             throw cause;
         }
         Path wal = file.resolveSibling(file.getFileName() + "-wal");
-        if (java.nio.file.Files.exists(wal)) {
+        if (Files.exists(wal)) {
             throw new SQLException("cannot read " + file + " as this user (" + System.getProperty("user.name") + "): a"
                     + " writer has it open (" + wal.getFileName() + " exists) and SQLite would have to create "
                     + file.getFileName() + "-shm in " + dir + ", which this user cannot write; read it as its owner, over"
                     + " HTTP (runledger serve), or once the writer has stopped", cause);
         }
-        Connection c = config.createConnection("jdbc:sqlite:file:" + file.toAbsolutePath() + "?immutable=1");
+        Connection c = config.createConnection("jdbc:sqlite:" + file.toAbsolutePath().toUri() + "?immutable=1");
         Sqlite.exec(c, "SELECT count(*) FROM sqlite_master");
         return c;
     }
