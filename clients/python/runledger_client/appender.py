@@ -125,7 +125,11 @@ class Appender:
             body_size = sum(len(b) + 1 for _, b, _ in batch)
             try:
                 result = self._client._append_body(b"".join(b + b"\n" for _, b, _ in batch), events, str(uuid.uuid4()))
-            except errors.RunLedgerError as refused:
+            except Exception as failure:  # noqa: BLE001 - whatever it is, the caller must hear of it, not hang in flush()
+                refused = failure
+                if not isinstance(failure, errors.RunLedgerError):
+                    refused = errors.RunLedgerError("appending failed unexpectedly: %r" % (failure,))
+                    refused.__cause__ = failure
                 if refused.line is not None and 1 <= refused.line <= len(events):
                     refused.event = events[refused.line - 1]
                 with self._cond:

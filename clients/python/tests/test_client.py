@@ -113,6 +113,16 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(rl.NotFound):
             self.client.run(run_id)
 
+    def test_stops_and_says_so_when_sending_fails_unexpectedly(self):
+        client = rl.Client(SERVER.url, token=TOKEN)
+        client._append_body = lambda body, events, key: {}["lastIndex"]  # a bug anywhere below the appender
+        log = client.appender(max_events=10, max_delay=0.01)
+        log.append(created(new_run_id()))
+        with self.assertRaises(rl.AppenderStopped) as stopped:
+            log.flush(timeout=10)
+        self.assertIsInstance(stopped.exception.cause.__cause__, KeyError)
+        self.assertEqual(1, len(stopped.exception.unsent))
+
     def test_maps_error_answers_to_typed_exceptions(self):
         run_id = new_run_id()
         with self.assertRaises(rl.InvalidEvent) as invalid:
