@@ -745,57 +745,53 @@ final class FleetApply {
     /**
      * New command rows, sent with COPY (text format) instead of multi-row upserts: measured on the 600k-event
      * benchmark, the upserts cost PostgreSQL more than COPY of the same rows. The command JSON goes from the
-     * event's bytes to the wire without becoming a String; COPY's text format only needs its backslashes
-     * doubled (JSON text holds no raw tabs, newlines or carriage returns).
+     * event's bytes to the wire without becoming a String. Every field is escaped the same way, on its UTF-8
+     * bytes: the characters COPY gives a meaning (backslash, tab, newline, carriage return) are ASCII, so they
+     * never occur inside a multi-byte character, and a character outside the Basic Multilingual Plane stays whole.
      */
     private final class CommandCopy {
         private final java.io.ByteArrayOutputStream rows = new java.io.ByteArrayOutputStream(1 << 16);
         private int count;
 
         void row(RunKey run, PendingCommand p) throws SQLException {
-            text(run.robot());
-            text(run.run());
-            text(Integer.toString(p.position));
-            text(p.commandId);
-            text(p.commandType);
+            field(run.robot());
+            field(run.run());
+            field(Integer.toString(p.position));
+            field(p.commandId);
+            field(p.commandType);
             if (p.status == null) {
                 rows.write('\\');
                 rows.write('N');
                 rows.write('\t');
             } else {
-                text(p.status);
+                field(p.status);
             }
-            byte[] json = p.json.bytesForWriting();
-            int from = 0;
-            for (int i = 0; i < json.length; i++) {
-                if (json[i] == '\\') {
-                    rows.write(json, from, i + 1 - from);
-                    rows.write('\\');
-                    from = i + 1;
-                }
-            }
-            rows.write(json, from, json.length - from);
+            escaped(p.json.bytesForWriting());
             rows.write('\n');
             if (++count % 5_000 == 0) {
                 send();
             }
         }
 
-        /** Identifiers, types and statuses: escaped like the JSON, and ended by a tab. */
-        private void text(String value) {
-            for (int i = 0; i < value.length(); i++) {
-                char ch = value.charAt(i);
-                if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') {
+        /** A text field and the tab that ends it. */
+        private void field(String value) {
+            escaped(value.getBytes(StandardCharsets.UTF_8));
+            rows.write('\t');
+        }
+
+        /** Writes {@code utf8}, with COPY's four special characters escaped (a run of plain bytes at a time). */
+        private void escaped(byte[] utf8) {
+            int from = 0;
+            for (int i = 0; i < utf8.length; i++) {
+                byte b = utf8[i];
+                if (b == '\\' || b == '\t' || b == '\n' || b == '\r') {
+                    rows.write(utf8, from, i - from);
                     rows.write('\\');
-                    ch = ch == '\t' ? 't' : ch == '\n' ? 'n' : ch == '\r' ? 'r' : '\\';
-                }
-                if (ch < 0x80) {
-                    rows.write(ch);
-                } else {
-                    rows.writeBytes(String.valueOf(ch).getBytes(StandardCharsets.UTF_8));
+                    rows.write(b == '\t' ? 't' : b == '\n' ? 'n' : b == '\r' ? 'r' : '\\');
+                    from = i + 1;
                 }
             }
-            rows.write('\t');
+            rows.write(utf8, from, utf8.length - from);
         }
 
         private void send() throws SQLException {

@@ -285,6 +285,32 @@ class FleetProjectionTest {
         assertThat(FleetReplay.verify(projector(topic, "poison").build()).differences()).isEmpty();
     }
 
+    /**
+     * Identifiers may hold any character but controls: outside the Basic Multilingual Plane (a surrogate pair in Java)
+     * and backslashes included. New command rows go to PostgreSQL by COPY, which has its own escaping.
+     */
+    @Test
+    void shouldKeepIdentifiersWithAnyCharacterIntactThroughCopy() throws Exception {
+        String topic = "unicode";
+        String runId = "r-\uD83E\uDDEA-\\-é";
+        String commandId = "c-\uD83E\uDDEA\\1";
+        String command = "{\"id\":\"" + commandId.replace("\\", "\\\\") + "\",\"commandType\":\"comment\",\"status\":"
+                + "\"succeeded\",\"params\":{\"message\":\"\uD83E\uDDEA\\tbackslash \\\\ \\u00e9\"}}";
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrap()),
+                new ByteArraySerializer(), new ByteArraySerializer())) {
+            send(producer, topic, "robot-u", 1, NdjsonCodec.encodeToString(TestEvents.created(runId)));
+            send(producer, topic, "robot-u", 2, "{\"type\":\"command.recorded\",\"runId\":\"" + runId.replace("\\", "\\\\")
+                    + "\",\"command\":" + command + "}");
+        }
+        try (FleetProjector p = new FleetProjector(projector(topic, "unicode").build())) {
+            assertThat(p.run().applied()).isEqualTo(2);
+        }
+        RunQueries robot = new FleetQueries(pool, "unicode").robot("robot-u");
+        assertThat(robot.run(runId).orElseThrow().commandCount()).isEqualTo(1);
+        assertThat(robot.command(runId, commandId).orElseThrow().json().text()).isEqualTo(command);
+        assertThat(robot.commands(runId, null, 10).orElseThrow().commands()).extracting(CommandView::id).containsExactly(commandId);
+    }
+
     private static RecordHeaders headers(String robot, long index) {
         RecordHeaders h = new RecordHeaders();
         h.add(FleetRecord.ROBOT, robot.getBytes(StandardCharsets.UTF_8));
