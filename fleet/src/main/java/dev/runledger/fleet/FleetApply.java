@@ -134,7 +134,7 @@ final class FleetApply {
 
     /** One record, its headers read and its value decoded (or the reason it could not be). */
     record Decoded(ConsumerRecord<byte[], byte[]> record, String robot, String journal, long index,
-                           RunEvent event, String error) {
+                   RunEvent event, String error) {
     }
 
     FleetApply(Connection c, String schema, String topic, int maxCachedRuns) throws SQLException {
@@ -186,9 +186,9 @@ final class FleetApply {
 
     /**
      * Applies one batch of records and commits it with the offsets it reaches ({@code to}, the consumer's
-     * positions after the batch). {@code from} is where the consumer stood for each partition when the batch began; if the schema's stored offsets differ (another
-     * projector, or a rebuild swapped in under us), nothing is written and the stored offsets are returned so
-     * the caller can seek there. Returns null when the batch was committed.
+     * positions after the batch). {@code from} is where the consumer stood for each partition when the batch
+     * began; if the schema's stored offsets differ (another projector, or a rebuild swapped in under us), nothing
+     * is written and the stored offsets are returned so the caller can seek there. Returns null when the batch was committed.
      */
     Map<Integer, Long> applyBatch(List<Decoded> batch, Map<Integer, Long> from, Map<Integer, Long> to) throws SQLException {
         boolean ok = false;
@@ -427,7 +427,6 @@ final class FleetApply {
         }
         return run;
     }
-
 
     private void apply(Decoded d) throws SQLException {
         if (isDuplicate(d)) {

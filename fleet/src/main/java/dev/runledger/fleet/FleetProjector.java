@@ -51,7 +51,6 @@ public final class FleetProjector implements AutoCloseable {
     private final AtomicLong lagRecords = new AtomicLong();
     private final AtomicLong newestAppliedMillis = new AtomicLong();
 
-    /** What one {@link #run} did. */
     /**
      * What one {@link #run} did. {@code reseeks} counts batches dropped unwritten because the schema's stored offsets
      * had moved under the projector (another writer, or a rebuild swapped in); normally 0.
@@ -397,7 +396,8 @@ public final class FleetProjector implements AutoCloseable {
 
     /**
      * One transaction's worth: polls until {@code maxBatchRecords}, until a poll comes back empty (caught up:
-     * latency wins), or until {@code maxBatchDelay} has passed (catching up: bigger transactions win). Records at or past {@code end} are cut off and the consumer rewound to them.
+     * latency wins), or until {@code maxBatchDelay} has passed (catching up: bigger transactions win). Records at
+     * or past {@code end} are cut off and the consumer rewound to them.
      */
     private List<ConsumerRecord<byte[], byte[]>> collect(KafkaConsumer<byte[], byte[]> kafka, Map<Integer, Long> end) {
         List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();

@@ -118,45 +118,19 @@ public final class FleetQueries {
         }
         Matcher keyset = cursor;
         return read(c -> {
-            List<Object> params = new ArrayList<>();
-            StringBuilder where = new StringBuilder(" WHERE true");
-            if (robot != null) {
-                where.append(" AND r.robot_id = ?");
-                params.add(robot);
-            }
-            for (Map.Entry<String, Set<String>> label : query.labels().entrySet()) {
-                where.append(" AND EXISTS (SELECT 1 FROM ").append(s).append(".run_labels l WHERE l.robot_id = r.robot_id"
-                        + " AND l.run_id = r.id AND l.key = ?");
-                params.add(label.getKey());
-                if (!label.getValue().isEmpty()) {
-                    where.append(" AND l.value IN (");
-                    int i = 0;
-                    for (String v : label.getValue()) {
-                        where.append(i++ == 0 ? "?" : ", ?");
-                        params.add(v);
-                    }
-                    where.append(')');
-                }
-                where.append(')');
-            }
-            if (query.status() != null) {
-                where.append(" AND r.status = ?");
-                params.add(query.status());
-            }
-            if (query.createdFrom() != null) {
-                where.append(" AND r.created_ms >= ?");
-                params.add(query.createdFrom().toEpochMilli());
-            }
-            if (query.createdBefore() != null) {
-                where.append(" AND r.created_ms < ?");
-                params.add(query.createdBefore().toEpochMilli());
-            }
             if (robot == null && !query.labels().isEmpty()) {
                 FleetRunPage driven = drivenByLabel(c, query, keyset);
                 if (driven != null) {
                     return driven;
                 }
             }
+            List<Object> params = new ArrayList<>();
+            StringBuilder where = new StringBuilder(" WHERE true");
+            if (robot != null) {
+                where.append(" AND r.robot_id = ?");
+                params.add(robot);
+            }
+            appendFilters(where, params, query, "r", "id", -1);
             String from = " FROM " + s + ".runs r";
             Long total = null;
             if (query.includeTotal()) {
@@ -225,27 +199,7 @@ public final class FleetQueries {
         StringBuilder where = new StringBuilder(" WHERE d.key = ?");
         params.add(d.getKey());
         appendIn(where, params, "d.value", d.getValue());
-        for (int i = 0; i < labels.size(); i++) {
-            if (i != driver) {
-                where.append(" AND EXISTS (SELECT 1 FROM ").append(s).append(".run_labels l WHERE l.robot_id = d.robot_id"
-                        + " AND l.run_id = d.run_id AND l.key = ?");
-                params.add(labels.get(i).getKey());
-                appendIn(where, params, "l.value", labels.get(i).getValue());
-                where.append(')');
-            }
-        }
-        if (query.status() != null) {
-            where.append(" AND d.status = ?");
-            params.add(query.status());
-        }
-        if (query.createdFrom() != null) {
-            where.append(" AND d.created_ms >= ?");
-            params.add(query.createdFrom().toEpochMilli());
-        }
-        if (query.createdBefore() != null) {
-            where.append(" AND d.created_ms < ?");
-            params.add(query.createdBefore().toEpochMilli());
-        }
+        appendFilters(where, params, query, "d", "run_id", driver);
         String from = " FROM " + s + ".run_labels d";
         Long total = null;
         if (query.includeTotal()) {
@@ -265,6 +219,38 @@ public final class FleetQueries {
                 + " ORDER BY d.created_ms DESC, d.robot_id DESC, d.created_index DESC LIMIT ?) k JOIN " + s + ".runs r"
                 + " ON r.robot_id = k.robot_id AND r.id = k.run_id ORDER BY r.created_ms DESC, r.robot_id DESC, r.created_index DESC";
         return page(c, sql, params, null, true, query.pageLength(), total);
+    }
+
+    /**
+     * The filters of {@code query} on the rows aliased {@code alias} (runs, or the label rows that carry their run's
+     * status and time): every label but the one at {@code skip} (the driver, already matched) as an EXISTS probe,
+     * then status and the creation-time range.
+     */
+    private void appendFilters(StringBuilder where, List<Object> params, RunQuery query, String alias, String runId,
+                               int skip) {
+        int i = 0;
+        for (Map.Entry<String, Set<String>> label : query.labels().entrySet()) {
+            if (i++ == skip) {
+                continue;
+            }
+            where.append(" AND EXISTS (SELECT 1 FROM ").append(s).append(".run_labels l WHERE l.robot_id = ").append(alias)
+                    .append(".robot_id AND l.run_id = ").append(alias).append('.').append(runId).append(" AND l.key = ?");
+            params.add(label.getKey());
+            appendIn(where, params, "l.value", label.getValue());
+            where.append(')');
+        }
+        if (query.status() != null) {
+            where.append(" AND ").append(alias).append(".status = ?");
+            params.add(query.status());
+        }
+        if (query.createdFrom() != null) {
+            where.append(" AND ").append(alias).append(".created_ms >= ?");
+            params.add(query.createdFrom().toEpochMilli());
+        }
+        if (query.createdBefore() != null) {
+            where.append(" AND ").append(alias).append(".created_ms < ?");
+            params.add(query.createdBefore().toEpochMilli());
+        }
     }
 
     private long boundedCount(Connection c, String key, Set<String> values) throws SQLException {
