@@ -53,6 +53,28 @@ public final class RunLedger {
         return commandLine().execute(args);
     }
 
+    /**
+     * Descriptions are written as source lines, but picocli starts each element on a line of its own and then
+     * wraps it to the terminal, which cut paragraphs mid-sentence ("printing the damaged / index ranges"). An
+     * element that does not end a sentence is joined to the next, so each element is a paragraph.
+     */
+    private static void reflowDescriptions(CommandLine c) {
+        picocli.CommandLine.Model.UsageMessageSpec usage = c.getCommandSpec().usageMessage();
+        java.util.List<String> paragraphs = new java.util.ArrayList<>();
+        boolean open = false;
+        for (String line : usage.description()) {
+            if (open) {
+                int last = paragraphs.size() - 1;
+                paragraphs.set(last, paragraphs.get(last) + " " + line.strip());
+            } else {
+                paragraphs.add(line);
+            }
+            open = !line.strip().replaceFirst("(%n)+$", "").endsWith("."); // picocli's own help ends lines in %n
+        }
+        usage.description(paragraphs.toArray(String[]::new));
+        c.getSubcommands().values().forEach(RunLedger::reflowDescriptions);
+    }
+
     /** A path this user may not read or write is the caller's setup to fix, like a bad argument (exit 2). */
     private static boolean deniedPermission(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
@@ -66,6 +88,7 @@ public final class RunLedger {
     static CommandLine commandLine() {
         CommandLine cmd = new CommandLine(new RunLedger());
         cmd.registerConverter(java.time.Instant.class, new TimeOption());
+        reflowDescriptions(cmd);
         cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             String name = commandLine.getCommandName();

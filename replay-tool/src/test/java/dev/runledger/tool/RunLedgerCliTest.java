@@ -112,6 +112,12 @@ class RunLedgerCliTest extends CliTestSupport {
                 problems.add(c.getCommandSpec().qualifiedName() + ": summary line \""
                         + (description.length == 0 ? "" : description[0]) + "\" is not a whole sentence");
             }
+            // picocli starts each element on a line of its own: one cut mid-sentence prints a ragged paragraph.
+            for (String line : description) {
+                if (!line.strip().replaceFirst("(%n)+$", "").endsWith(".")) {
+                    problems.add(c.getCommandSpec().qualifiedName() + ": description line \"" + line + "\" stops mid-sentence");
+                }
+            }
             // A stray % in a description is a format error picocli only warns about, printing the text raw.
             java.io.PrintStream err = System.err;
             java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
