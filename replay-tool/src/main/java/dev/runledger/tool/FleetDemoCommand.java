@@ -8,6 +8,7 @@ import dev.runledger.fleet.FleetQueries;
 import dev.runledger.fleet.KafkaBroker;
 import dev.runledger.fleet.Shipper;
 import dev.runledger.fleet.ShipperConfig;
+import dev.runledger.ledger.Journal;
 import dev.runledger.ledger.Ledger;
 import dev.runledger.ledger.LedgerConfig;
 import dev.runledger.projections.Projection;
@@ -163,9 +164,8 @@ final class FleetDemoCommand implements Callable<Integer> {
             StringBuilder lag = new StringBuilder();
             for (Robot robot : fleet) {
                 long head = robot.ledger.journal().headIndex();
-                long have = applied.getOrDefault(robot.id, -1L);
-                lag.append(String.format(Locale.ROOT, " %s %,d behind;", robot.id,
-                        have < 0 ? robot.ledger.journal().countBetween(-1, head) : robot.ledger.journal().countBetween(have, head)));
+                long have = applied.getOrDefault(robot.id, Journal.NONE); // none applied: count from the start
+                lag.append(String.format(Locale.ROOT, " %s %,d behind;", robot.id, robot.ledger.journal().countBetween(have, head)));
             }
             long t0 = System.nanoTime();
             var all = queries.runs(null, RunQuery.builder().pageLength(1).includeTotal(true).build());

@@ -3,6 +3,7 @@ package dev.runledger.tool;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -23,18 +24,16 @@ final class NewJournal {
             throw new IllegalArgumentException("--journal " + dir + ": is a file, not a directory");
         }
         if (Files.isDirectory(dir)) {
-            try (Stream<Path> cycles = Files.list(dir)) {
-                if (cycles.anyMatch(p -> p.getFileName().toString().endsWith(".cq4"))) {
-                    return; // a journal that lost its id: the ledger refuses it, saying so (never mints a new id)
-                }
+            List<Path> entries;
+            try (Stream<Path> listed = Files.list(dir)) {
+                entries = listed.toList();
             }
-        }
-        if (Files.isDirectory(dir) && !create) {
-            try (Stream<Path> entries = Files.list(dir)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IllegalArgumentException("--journal " + dir + ": holds other files but no journal;"
-                            + " give --create to start a new journal there");
-                }
+            if (entries.stream().anyMatch(p -> p.getFileName().toString().endsWith(".cq4"))) {
+                return; // a journal that lost its id: the ledger refuses it, saying so (never mints a new id)
+            }
+            if (!entries.isEmpty() && !create) {
+                throw new IllegalArgumentException("--journal " + dir + ": holds other files but no journal;"
+                        + " give --create to start a new journal there");
             }
         }
         System.err.println(command + ": creating a new journal in " + dir);
