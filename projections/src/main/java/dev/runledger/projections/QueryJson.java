@@ -60,14 +60,19 @@ public final class QueryJson {
             writeRun(g, r);
         }
         g.writeEndArray();
-        g.writeObjectFieldStart("meta");
-        if (page.nextCursor() != null) {
-            g.writeStringField("nextCursor", page.nextCursor());
-        }
-        if (page.total() != null) {
-            g.writeNumberField("totalLength", page.total());
-        }
+        writeRunPageMeta(g, page.nextCursor(), page.total());
         g.writeEndObject();
+    }
+
+    /** A run page's {@code "meta"}: {@code nextCursor} unless it is the last page, {@code totalLength} when counted. */
+    public static void writeRunPageMeta(JsonGenerator g, String nextCursor, Long total) throws IOException {
+        g.writeObjectFieldStart("meta");
+        if (nextCursor != null) {
+            g.writeStringField("nextCursor", nextCursor);
+        }
+        if (total != null) {
+            g.writeNumberField("totalLength", total);
+        }
         g.writeEndObject();
     }
 

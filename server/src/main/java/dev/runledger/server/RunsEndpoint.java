@@ -1,6 +1,5 @@
 package dev.runledger.server;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import dev.runledger.fleet.FleetQueries;
 import dev.runledger.projections.CommandPage;
 import dev.runledger.projections.CommandView;
@@ -59,20 +58,9 @@ final class RunsEndpoint {
                 QueryJson.writeRun(g, r.robot(), r.run());
             }
             g.writeEndArray();
-            writeMeta(g, page.nextCursor(), page.total());
+            QueryJson.writeRunPageMeta(g, page.nextCursor(), page.total());
             g.writeEndObject();
         });
-    }
-
-    private static void writeMeta(JsonGenerator g, String nextCursor, Long total) throws IOException {
-        g.writeObjectFieldStart("meta");
-        if (nextCursor != null) {
-            g.writeStringField("nextCursor", nextCursor);
-        }
-        if (total != null) {
-            g.writeNumberField("totalLength", total);
-        }
-        g.writeEndObject();
     }
 
     private RunQuery query(Exchange e, List<String> extra) {
