@@ -132,14 +132,22 @@ public final class JournalCompaction {
         try (ExclusiveFileLock swapLock = lockCompaction(journalDir);
              Copy c = new Copy(source, force, start, knownDead)) {
             phases.lap("finding deleted runs");
-            // Each pass copies what was appended during the last. Appends faster than the copy never leave a
-            // short tail: after a few passes the tail is taken as it is, with appends held for longer.
-            long copied;
-            int passes = 0;
-            do {
-                copied = c.copyAll(false);
-            } while (copied >= TAIL_EXCERPTS && ++passes < MAX_CATCH_UP_PASSES);
-            phases.lap("copy (" + (passes + 1) + " passes)");
+            // Each pass copies what was appended during the last, and is shorter while the copy gains on the
+            // appends. Once a pass is no shorter than the one before, appends are outpacing the copy: further
+            // passes would only grow (a copy with C1's SHA-256 behind a full-speed appender went on for minutes,
+            // eight passes each longer than the last), so the tail is taken as it is, with appends held longer.
+            long copied = c.copyAll(false);
+            int passes = 1;
+            while (copied >= TAIL_EXCERPTS && passes < MAX_CATCH_UP_PASSES) {
+                long pass = c.copyAll(false);
+                passes++;
+                boolean gaining = pass < copied;
+                copied = pass;
+                if (!gaining) {
+                    break;
+                }
+            }
+            phases.lap("copy (" + passes + " passes)");
             c.syncBulk(); // so that the sync with appends held writes only the tail
             c.copyAll(false); // what arrived during the sync, still without holding appends
             phases.lap("sync");
@@ -320,7 +328,9 @@ public final class JournalCompaction {
                 before = new JournalAudit.Chain(source.id());
             }
             long from = excerpts;
-            copied = source.readRaw(copied, this::copyExcerpt);
+            // Up to the head as it is now: appends faster than the copy would otherwise keep one pass going forever.
+            long upTo = source.headIndex();
+            copied = source.readRaw(copied, (index, buf, length) -> copyExcerpt(index, buf, length) && index < upTo);
             return excerpts - from;
         }
 

@@ -21,6 +21,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class JournalCompactionTest {
+    /** Crash-test children live for seconds: C1 and the serial collector start them faster. */
+    static final Map<String, String> QUICK = Map.of("CHILD_JVM_QUICK_START", "yes");
+
     @TempDir
     Path dir;
 
@@ -228,7 +231,7 @@ class JournalCompactionTest {
         Path timed = dir.resolve("timed").resolve("journal");
         copyTree(template, timed);
         long t0 = System.nanoTime();
-        Process whole = ChildJvm.start(JournalCompactionTest.class, dir.resolve("timed.log"), timed.toString());
+        Process whole = ChildJvm.start(JournalCompactionTest.class, dir.resolve("timed.log"), QUICK, timed.toString());
         assertThat(whole.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(whole.exitValue()).isZero();
         long fullMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
@@ -240,12 +243,12 @@ class JournalCompactionTest {
             Path journal = dir.resolve("trial-" + trial).resolve("journal");
             copyTree(template, journal);
             if (trial < 16) {
-                Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"),
+                Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"), QUICK,
                         journal.toString());
                 Thread.sleep(fullMillis * (40 + trial * 7) / 100 + random.nextInt(50)); // 40% .. 145% of the whole
                 ChildJvm.kill9(child);
             } else { // the two short windows a timed kill rarely hits: after the copy is complete, between the renames
-                Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"),
+                Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"), QUICK,
                         journal.toString(), trial % 2 == 0 ? "copied" : "renamed");
                 assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
                 assertThat(child.exitValue()).as("halted at the crash point").isEqualTo(137);

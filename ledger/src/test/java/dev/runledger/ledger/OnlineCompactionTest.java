@@ -219,6 +219,50 @@ class OnlineCompactionTest {
     }
 
     /**
+     * A copy slower than the appends: C1 has no SHA-256 intrinsic, so a child compiled by C1 alone copies
+     * (and chains) more slowly than its own appender appends. One copy pass chased the head forever and the
+     * compaction never ended (4 of 6 such children were still copying after 15 s). Each must now finish,
+     * with every acknowledged run readable afterwards.
+     */
+    @Test
+    @Timeout(value = 200, unit = TimeUnit.SECONDS)
+    void shouldFinishAnOnlineCompactionWhileAppendsOutpaceItsCopy() throws Exception {
+        Path template = dir.resolve("template");
+        try (Ledger ledger = Ledger.open(template)) {
+            for (int r = 0; r < 40; r++) {
+                ledger.append(run("r-" + r, 500));
+                if (r % 2 == 0) {
+                    ledger.append(new RunEvent.RunDeleted("r-" + r, RunEvent.RunDeleted.RETENTION));
+                }
+            }
+        }
+        for (int round = 0; round < 3; round++) {
+            Path journalDir = dir.resolve("outpaced-" + round).resolve("journal");
+            Path acks = dir.resolve("outpaced-" + round + ".acks");
+            JournalCompactionTest.copyTree(template, journalDir);
+            Process child = ChildJvm.start(OnlineCompactionTest.class, dir.resolve("outpaced-" + round + ".log"),
+                    JournalCompactionTest.QUICK, journalDir.toString(), acks.toString());
+            boolean done = child.waitFor(45, TimeUnit.SECONDS);
+            if (!done) {
+                ChildJvm.kill9(child);
+            }
+            assertThat(done).as("round %d: the compaction ended (see outpaced-%d.log)", round, round).isTrue();
+            assertThat(child.exitValue()).isZero();
+            try (Journal journal = Journal.openExisting(journalDir)) {
+                Map<Long, String> after = events(journal);
+                assertThat(after.values()).noneMatch(l -> l.contains("\"runId\":\"r-0\""));
+                List<String> acked = Files.readAllLines(acks, StandardCharsets.US_ASCII);
+                assertThat(acked).isNotEmpty();
+                for (String ack : acked) {
+                    String[] parts = ack.split(" ");
+                    assertThat(after.get(Long.parseLong(parts[1]))).as("round %d: acknowledged %s", round, ack)
+                            .contains("\"runId\":\"" + parts[0] + "\"");
+                }
+            }
+        }
+    }
+
+    /**
      * The child of {@link #shouldLeaveOneWholeJournalWhereverAnOnlineCompactionIsKilled}: appends runs on a
      * thread, writing each acknowledged index to {@code args[1]}, while the main thread compacts.
      */
