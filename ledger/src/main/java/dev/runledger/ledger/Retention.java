@@ -60,9 +60,11 @@ final class Retention {
      * counted for its run (its run id read without decoding the rest).
      */
     void catchUp() {
+        // Up to the head as it is now: called while appends go on, it must not chase them.
+        long upTo = journal.headIndex();
         scanned = journal.readRaw(scanned, (index, buf, length) -> {
             if (EventEncoding.isCompacted(buf, length)) {
-                return true;
+                return index < upTo;
             }
             try {
                 peek.reset(buf, length);
@@ -74,7 +76,7 @@ final class Retention {
             } catch (EventEncoding.CorruptExcerptException damaged) {
                 // counted nowhere: verify reports it
             }
-            return true;
+            return index < upTo;
         });
     }
 
