@@ -46,15 +46,18 @@ final class FleetCommands {
                         g.writeNumberField("quarantined", s.quarantined());
                         g.writeNumberField("batches", s.batches());
                         g.writeNumberField("retries", s.retries());
+                        g.writeNumberField("reseeks", s.reseeks());
                         g.writeNumberField("millis", s.took().toMillis());
                         g.writeEndObject();
                     }));
                 } else {
                     double seconds = Math.max(s.took().toNanos() / 1e9, 1e-9);
                     System.out.printf(Locale.ROOT, "fleet-project: %,d records from %s into schema %s in %.1f s (%,.0f records/s):"
-                                    + " %,d applied, %,d duplicates skipped, %,d quarantined; %,d batches, %d retries%n",
+                                    + " %,d applied, %,d duplicates skipped, %,d quarantined; %,d batches, %d retries%s%n",
                             s.records(), fleet.topic, fleet.schema, seconds, s.records() / seconds, s.applied(), s.duplicates(),
-                            s.quarantined(), s.batches(), s.retries());
+                            s.quarantined(), s.batches(), s.retries(), s.reseeks() == 0 ? ""
+                                    : String.format(Locale.ROOT, "; %d batches dropped unwritten because the stored offsets"
+                                    + " moved under it (another projector on this schema, or a rebuild swapped in)", s.reseeks()));
                 }
             }
             return RunLedger.OK;

@@ -83,7 +83,7 @@ class FleetCliTest extends CliTestSupport {
         appendAndShip("flex-2", TestEvents.created("r-1", Map.of("assay", "elisa")), TestEvents.created("r-2", Map.of("assay", "pcr")));
 
         assertThat(run("", fleet("fleet-project", "--json"))).as(stderr()).isZero();
-        assertThat(stdout()).contains("\"records\":6", "\"applied\":6", "\"duplicates\":0", "\"quarantined\":0");
+        assertThat(stdout()).contains("\"records\":6", "\"applied\":6", "\"duplicates\":0", "\"quarantined\":0", "\"reseeks\":0");
         assertThat(run("", fleet("fleet-verify"))).as(stdout()).isZero();
         assertThat(stdout()).startsWith("fleet-verify: EQUAL:");
 
