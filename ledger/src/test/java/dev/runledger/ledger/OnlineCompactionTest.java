@@ -46,6 +46,19 @@ class OnlineCompactionTest {
         return out;
     }
 
+    /** 40 runs of 500 commands in {@code journalDir}, every other one deleted: half of it for a compaction to drop. */
+    private static Path halfDeadJournal(Path journalDir) {
+        try (Ledger ledger = Ledger.open(journalDir)) {
+            for (int r = 0; r < 40; r++) {
+                ledger.append(run("r-" + r, 500));
+                if (r % 2 == 0) {
+                    ledger.append(new RunEvent.RunDeleted("r-" + r, RunEvent.RunDeleted.RETENTION));
+                }
+            }
+        }
+        return journalDir;
+    }
+
     private static List<RunEvent> run(String runId, int commands) {
         List<RunEvent> batch = new ArrayList<>();
         batch.add(TestEvents.created(runId));
@@ -227,15 +240,7 @@ class OnlineCompactionTest {
     @Test
     @Timeout(value = 200, unit = TimeUnit.SECONDS)
     void shouldFinishAnOnlineCompactionWhileAppendsOutpaceItsCopy() throws Exception {
-        Path template = dir.resolve("template");
-        try (Ledger ledger = Ledger.open(template)) {
-            for (int r = 0; r < 40; r++) {
-                ledger.append(run("r-" + r, 500));
-                if (r % 2 == 0) {
-                    ledger.append(new RunEvent.RunDeleted("r-" + r, RunEvent.RunDeleted.RETENTION));
-                }
-            }
-        }
+        Path template = halfDeadJournal(dir.resolve("template"));
         for (int round = 0; round < 3; round++) {
             Path journalDir = dir.resolve("outpaced-" + round).resolve("journal");
             Path acks = dir.resolve("outpaced-" + round + ".acks");
@@ -298,15 +303,7 @@ class OnlineCompactionTest {
     @Test
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void shouldLeaveOneWholeJournalWithEveryAcknowledgedEventWhereverAnOnlineCompactionIsKilled() throws Exception {
-        Path template = dir.resolve("template");
-        try (Ledger ledger = Ledger.open(template)) {
-            for (int r = 0; r < 40; r++) {
-                ledger.append(run("r-" + r, 500));
-                if (r % 2 == 0) {
-                    ledger.append(new RunEvent.RunDeleted("r-" + r, RunEvent.RunDeleted.RETENTION));
-                }
-            }
-        }
+        Path template = halfDeadJournal(dir.resolve("template"));
         long fullMillis;
         {
             Path timed = dir.resolve("timed").resolve("journal");
