@@ -308,8 +308,17 @@ final class SqliteProjection implements Projection {
     @Override
     public ProjectionStatus status() {
         long head = journal.headIndex();
+        long checkpoint = appliedIndex;
         Projector p = projector;
-        return new ProjectionStatus(name, journal.id(), head, appliedIndex, metrics.lagEvents.get(), schemaVersion, state,
+        // The lag as of this call, against the head it reports: the projector refreshes its gauge only between
+        // batches, and while batches fail it sleeps in back-off, so the gauge can be behind appends made since.
+        long lag;
+        try {
+            lag = journal.countBetween(checkpoint, head);
+        } catch (RuntimeException e) {
+            lag = metrics.lagEvents.get(); // a status never fails; the projector's own figure will do
+        }
+        return new ProjectionStatus(name, journal.id(), head, checkpoint, lag, schemaVersion, state,
                 p == null ? 0 : p.quarantined(), metrics.rebuildProgress, lastError, degradedSince);
     }
 
