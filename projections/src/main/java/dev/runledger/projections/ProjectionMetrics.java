@@ -9,14 +9,12 @@ import io.micrometer.core.instrument.Tags;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
 
 /** The projection's meters (names listed in the README, section Metrics), tagged with the projection's name. */
 final class ProjectionMetrics implements AutoCloseable {
     final Counter applied;
     final Counter quarantined;
     final DistributionSummary batchSize;
-    final AtomicLong lagEvents = new AtomicLong();
     volatile double lagSeconds;
     volatile double rebuildProgress = -1;
     final Counter rebuildEvents;
@@ -24,7 +22,8 @@ final class ProjectionMetrics implements AutoCloseable {
     private final MeterRegistry registry;
     private final List<Meter> meters = new ArrayList<>();
 
-    ProjectionMetrics(MeterRegistry registry, String name) {
+    /** {@code lagEvents}: counted when scraped, like the status's figure, so that neither goes stale. */
+    ProjectionMetrics(MeterRegistry registry, String name, java.util.function.LongSupplier lagEvents) {
         this.registry = registry;
         Tags tags = Tags.of("projection", name);
         applied = keep(Counter.builder("projection.applied").description("Journal events applied to the projection")
@@ -33,7 +32,7 @@ final class ProjectionMetrics implements AutoCloseable {
                 .tags(tags).register(registry));
         batchSize = keep(DistributionSummary.builder("projection.batch.size").description("Events per projector transaction")
                 .tags(tags).publishPercentiles(0.5, 0.99).register(registry));
-        keep(Gauge.builder("projection.lag.events", lagEvents, AtomicLong::get)
+        keep(Gauge.builder("projection.lag.events", lagEvents::getAsLong)
                 .description("Journal events not yet applied").tags(tags).register(registry));
         keep(Gauge.builder("projection.lag.seconds", this, m -> m.lagSeconds)
                 .description("Age of the oldest event not yet applied").baseUnit("seconds").tags(tags).register(registry));

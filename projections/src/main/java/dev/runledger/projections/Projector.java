@@ -219,7 +219,7 @@ final class Projector implements Runnable {
                     long now = System.nanoTime();
                     if (entry == null || now - lastLagCheck > 100_000_000L) {
                         lastLagCheck = now;
-                        refreshLag();
+                        zeroLagSecondsWhenCaughtUp();
                     }
                 } catch (PoisonEventException poison) {
                     listener.failed(poison, true);
@@ -241,7 +241,6 @@ final class Projector implements Runnable {
                     } catch (RuntimeException reopen) {
                         config.failureHandler().onFailure(worker, "cannot reopen the writer; retrying", reopen);
                     }
-                    refreshLag(); // the lag keeps growing while batches fail: say so
                     LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
                     backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF_MILLIS);
                     reader = journal.readAfter(applied);
@@ -326,10 +325,9 @@ final class Projector implements Runnable {
                 + Integer.toHexString(file.toString().hashCode());
     }
 
-    private void refreshLag() {
-        long lag = journal.countBetween(applied, journal.headIndex());
-        metrics.lagEvents.set(lag);
-        if (lag == 0) {
+    /** The lag in seconds is the last batch's age; once nothing is left to apply, it is 0. */
+    private void zeroLagSecondsWhenCaughtUp() {
+        if (applied >= journal.headIndex()) {
             metrics.lagSeconds = 0;
         }
     }

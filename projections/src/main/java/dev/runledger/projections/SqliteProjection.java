@@ -51,7 +51,10 @@ final class SqliteProjection implements Projection {
         this.file = file;
         this.name = config.name();
         this.lock = lock;
-        this.metrics = new ProjectionMetrics(config.meterRegistry(), name);
+        // The lag is counted when asked (here and in status()): a figure the projector kept went stale while it
+        // slept in back-off after a failed batch, missing what was appended since.
+        this.metrics = new ProjectionMetrics(config.meterRegistry(), name,
+                () -> journal.countBetween(appliedIndex, journal.headIndex()));
     }
 
     static SqliteProjection open(ProjectionConfig config) {
@@ -308,18 +311,10 @@ final class SqliteProjection implements Projection {
     @Override
     public ProjectionStatus status() {
         long head = journal.headIndex();
-        long checkpoint = appliedIndex;
+        long checkpoint = appliedIndex; // read once: the status's checkpoint and lag must agree
         Projector p = projector;
-        // The lag as of this call, against the head it reports: the projector refreshes its gauge only between
-        // batches, and while batches fail it sleeps in back-off, so the gauge can be behind appends made since.
-        long lag;
-        try {
-            lag = journal.countBetween(checkpoint, head);
-        } catch (RuntimeException e) {
-            lag = metrics.lagEvents.get(); // a status never fails; the projector's own figure will do
-        }
-        return new ProjectionStatus(name, journal.id(), head, checkpoint, lag, schemaVersion, state,
-                p == null ? 0 : p.quarantined(), metrics.rebuildProgress, lastError, degradedSince);
+        return new ProjectionStatus(name, journal.id(), head, checkpoint, journal.countBetween(checkpoint, head), schemaVersion,
+                state, p == null ? 0 : p.quarantined(), metrics.rebuildProgress, lastError, degradedSince);
     }
 
     @Override

@@ -37,9 +37,10 @@ class ProjectionFaultTest {
         AtomicInteger maxPages = new AtomicInteger(40); // ~160 KiB: a few runs fit, then the "disk" is full
         List<String> failures = new CopyOnWriteArrayList<>();
         Path db = dir.resolve("p.sqlite");
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).build());
              Projection projection = Projection.open(ProjectionConfig.builder(db, ledger.journal())
-                     .pollInterval(Duration.ofMillis(10)).maxBatchEvents(60)
+                     .pollInterval(Duration.ofMillis(10)).maxBatchEvents(60).meterRegistry(registry)
                      .failureHandler((worker, context, failure) -> failures.add(context + ": " + failure))
                      .writerFactory(() -> {
                          Connection c = Sqlite.openWriter(db);
@@ -71,6 +72,8 @@ class ProjectionFaultTest {
             assertThat(degraded.checkpoint()).isLessThan(lastIndex);
             assertThat(degraded.lagEvents()).as("real lag while batches fail")
                     .isEqualTo(ledger.journal().countBetween(degraded.checkpoint(), lastIndex));
+            assertThat(registry.get("projection.lag.events").gauge().value()).as("the gauge Prometheus scrapes, as well")
+                    .isEqualTo((double) degraded.lagEvents());
             assertThat(failures).allSatisfy(f -> assertThat(f).startsWith("cannot apply batch after checkpoint"));
             assertConsistentWithCheckpoint(db);
 

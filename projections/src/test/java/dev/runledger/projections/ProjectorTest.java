@@ -77,7 +77,7 @@ class ProjectorTest {
                 .failureHandler((worker, context, failure) -> handled.add(worker + " - " + context + ": " + failure))
                 .build();
         projector = new Projector(config, config.writerFactory(),
-                new ProjectionMetrics(new SimpleMeterRegistry(), config.name()), Journal.NONE, listener);
+                new ProjectionMetrics(new SimpleMeterRegistry(), config.name(), () -> 0), Journal.NONE, listener);
         thread = new Thread(projector, "test-projector");
         thread.start();
         return db;
