@@ -79,7 +79,6 @@ final class CompactionHarness {
             double duringMaxMs = 0;
             double idleMaxMs = 0;
             long duAfter = 0;
-            JournalCompaction.Result result = null;
             long appendsHeldMax = 0;
             List<String> commands = new ArrayList<>();
             for (int c = 0; c < 1000; c++) {
@@ -102,7 +101,7 @@ final class CompactionHarness {
                     engine.start();
                     Thread.sleep(200);
                     long t0 = System.nanoTime();
-                    result = ledger.compact(false);
+                    JournalCompaction.Result result = ledger.compact(false);
                     compactSeconds[k] = (System.nanoTime() - t0) / 1e9;
                     Thread.sleep(200);
                     double during = engine.stop();
