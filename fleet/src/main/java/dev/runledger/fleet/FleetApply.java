@@ -16,7 +16,7 @@ import dev.runledger.ledger.RunLifecycle;
 import dev.runledger.ledger.RunLifecycle.Phase;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyManager;
+import org.postgresql.copy.PGCopyOutputStream;
 
 import java.nio.charset.StandardCharsets;
 import java.sql.Array;
@@ -54,6 +54,7 @@ import java.util.TreeMap;
  */
 final class FleetApply {
     private static final int MAX_QUARANTINED_TEXT = 4096;
+    private static final byte[] NULL_FIELD = {'\\', 'N', '\t'};
     private final Connection c;
     private final String s;
     private final String topic;
@@ -65,7 +66,7 @@ final class FleetApply {
     private final List<Object[]> immediateDeletes = new ArrayList<>();
     private final Map<String, Long> robotMax = new HashMap<>();
     private final Map<String, Map<String, Long>> journalPositions = new HashMap<>();
-    private final Set<String> dirtyPositions = new LinkedHashSet<>();
+    private final Set<RobotJournal> dirtyPositions = new LinkedHashSet<>();
     private final Map<Integer, Long> nextOffsets = new HashMap<>();
 
     long applied;
@@ -132,9 +133,49 @@ final class FleetApply {
         }
     }
 
-    /** One record, its headers read and its value decoded (or the reason it could not be). */
-    record Decoded(ConsumerRecord<byte[], byte[]> record, String robot, String journal, long index,
-                   RunEvent event, String error) {
+    /**
+     * One record, its headers read and its value decoded (or the reason it could not be, with the value kept for
+     * the quarantine). Kafka's record is not kept: a batch waits for the writer across young collections, and the
+     * record's value and header buffers doubled what was copied and promoted with it.
+     */
+    record Decoded(int partition, long offset, String robot, String journal, long index, RunEvent event, String error,
+                   byte[] refusedValue, RunKey run, RobotJournal source) {
+        static Decoded refused(ConsumerRecord<byte[], byte[]> r, String robot, String journal, long index, String error,
+                               Names names) {
+            return new Decoded(r.partition(), r.offset(), robot, journal, index, null, error,
+                    r.value() == null ? new byte[0] : r.value(), null, journal == null ? null : names.source(robot, journal));
+        }
+    }
+
+    /** One journal of one robot: whose position a record moves. */
+    record RobotJournal(String robot, String journal) {
+    }
+
+    /**
+     * The few robot and journal names a topic carries, one instance each, kept by the fetch thread. Decoding gives
+     * the writer keys whose strings are shared and whose hashes are already computed: its per-record lookups (the
+     * run cache, the positions) then hash nothing new, and that work is done on the fetch thread, off the path on
+     * which PostgreSQL waits for the writer.
+     */
+    static final class Names {
+        private static final int MAX = 10_000;
+        private final Map<String, String> strings = new HashMap<>();
+        private final Map<RobotJournal, RobotJournal> sources = new HashMap<>();
+
+        String canonical(String name) {
+            if (strings.size() > MAX) {
+                strings.clear(); // a topic with that many robots still works, with less sharing
+            }
+            return strings.computeIfAbsent(name, n -> n);
+        }
+
+        RobotJournal source(String robot, String journal) {
+            if (sources.size() > MAX) {
+                sources.clear();
+            }
+            RobotJournal key = new RobotJournal(robot, journal);
+            return sources.computeIfAbsent(key, k -> k);
+        }
     }
 
     FleetApply(Connection c, String schema, String topic, int maxCachedRuns) throws SQLException {
@@ -238,13 +279,19 @@ final class FleetApply {
         }
     }
 
-    /** Reads a record's headers and decodes its value; needs no state, so the fetching thread does it. */
-    static Decoded decode(ConsumerRecord<byte[], byte[]> r) {
+    /** Reads a record's headers and decodes its value; needs no state but {@code names}, so the fetching thread does it. */
+    static Decoded decode(ConsumerRecord<byte[], byte[]> r, Names names) {
         String robot = FleetRecord.header(r.headers(), FleetRecord.ROBOT);
         if (robot == null && r.key() != null) {
             robot = new String(r.key(), StandardCharsets.UTF_8);
         }
+        if (robot != null) {
+            robot = names.canonical(robot);
+        }
         String journal = FleetRecord.header(r.headers(), FleetRecord.JOURNAL);
+        if (journal != null) {
+            journal = names.canonical(journal);
+        }
         String indexText = FleetRecord.header(r.headers(), FleetRecord.INDEX);
         long index = Journal.NONE;
         String error = null;
@@ -263,17 +310,24 @@ final class FleetApply {
             }
         }
         if (error != null) {
-            return new Decoded(r, robot, journal, index, null, error);
+            return Decoded.refused(r, robot, journal, index, error, names);
         }
         String damage = FleetRecord.header(r.headers(), FleetRecord.DAMAGED);
         if (damage != null) {
-            return new Decoded(r, robot, journal, index, null, "damaged excerpt on the robot: " + damage);
+            return Decoded.refused(r, robot, journal, index, "damaged excerpt on the robot: " + damage, names);
         }
         byte[] value = r.value() == null ? new byte[0] : r.value();
         try {
-            return new Decoded(r, robot, journal, index, NdjsonCodec.decode(value, 0, value.length), null);
+            RunEvent event = NdjsonCodec.decode(value, 0, value.length);
+            RunKey run = null;
+            if (event.runId() != null) {
+                run = new RunKey(robot, event.runId());
+                run.hashCode(); // computes and keeps the run id's hash here, not on the writer
+            }
+            return new Decoded(r.partition(), r.offset(), robot, journal, index, event, null, null, run,
+                    names.source(robot, journal));
         } catch (IllegalArgumentException e) { // InvalidEventException, and what a record parser refuses
-            return new Decoded(r, robot, journal, index, null, "cannot decode the event: " + e.getMessage());
+            return Decoded.refused(r, robot, journal, index, "cannot decode the event: " + e.getMessage(), names);
         }
     }
 
@@ -289,8 +343,8 @@ final class FleetApply {
     private void prefetch(List<Decoded> batch) throws SQLException {
         Map<RunKey, Boolean> missing = new LinkedHashMap<>();
         for (Decoded d : batch) {
-            if (d.event != null && d.event.runId() != null) {
-                RunKey key = new RunKey(d.robot, d.event.runId());
+            if (d.run != null) {
+                RunKey key = d.run;
                 RunState known = cache.get(key);
                 boolean needsPositions = d.event instanceof CommandRecorded;
                 if (known == null) {
@@ -435,10 +489,10 @@ final class FleetApply {
         }
         if (d.journal != null && d.index != Journal.NONE) {
             notePosition(d.robot, d.journal, d.index);
-            dirtyPositions.add(d.robot + '\n' + d.journal);
+            dirtyPositions.add(d.source);
         }
         if (d.error != null) {
-            quarantine(d, null, null, d.error, d.record.value() == null ? "" : text(d.record.value()));
+            quarantine(d, null, null, d.error, text(d.refusedValue));
             return;
         }
         RunEvent event = d.event;
@@ -447,7 +501,7 @@ final class FleetApply {
             immediateDeletes.add(new Object[] {"meta", "journal_loss:" + d.robot + ":" + d.index, NdjsonCodec.encodeToString(event)});
             return;
         }
-        RunKey key = new RunKey(d.robot, event.runId());
+        RunKey key = d.run;
         RunState run = state(key);
         RunLifecycle.Violation violation = RunLifecycle.check(event, run.phase, run.phaseIndex(), run.labels.keySet());
         if (violation != null) {
@@ -556,7 +610,7 @@ final class FleetApply {
         quarantineRows.add(new Object[] {d.robot, d.index == Journal.NONE ? null : d.index, runId, type, error,
                 event.length() > MAX_QUARANTINED_TEXT ? event.substring(0, MAX_QUARANTINED_TEXT) + "... ("
                         + event.length() + " characters in all)" : event,
-                d.record.partition(), d.record.offset()});
+                d.partition, d.offset});
     }
 
     /**
@@ -609,6 +663,7 @@ final class FleetApply {
             }
         }
         immediateDeletes.clear();
+        copyFreshCommands();
         try (PreparedStatement runs = c.prepareStatement("INSERT INTO " + s + ".runs(robot_id, id, created_at, created_ms,"
                 + " created_index, protocol_id, status, completed_at, completed_index, labels, summary, command_count, damaged)"
                 + " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?) ON CONFLICT (robot_id, id) DO UPDATE SET"
@@ -625,11 +680,10 @@ final class FleetApply {
                      + " index_in_run) DO UPDATE SET command_type = excluded.command_type, status = excluded.status,"
                      + " command = excluded.command")) {
             int queued = 0;
-            CommandCopy copy = new CommandCopy();
             for (RunState run : dirty) {
                 run.dirty = false;
-                if (cache.get(run.key) != run || run.phase == Phase.DELETED || run.phase == Phase.ABSENT) {
-                    continue; // deleted later in the batch, or replaced by a re-creation
+                if (!written(run)) {
+                    continue;
                 }
                 runs.setString(1, run.key.robot());
                 runs.setString(2, run.key.run());
@@ -675,8 +729,7 @@ final class FleetApply {
                 if (run.pending != null) {
                     for (PendingCommand p : run.pending.values()) {
                         if (p.fresh) {
-                            copy.row(run.key, p);
-                            continue;
+                            continue; // already sent by copyFreshCommands
                         }
                         commands.setString(1, run.key.robot());
                         commands.setString(2, run.key.run());
@@ -699,7 +752,6 @@ final class FleetApply {
             labels.executeBatch();
             labelStatus.executeBatch();
             commands.executeBatch();
-            copy.finish();
         }
         if (!quarantineRows.isEmpty()) {
             try (PreparedStatement q = c.prepareStatement("INSERT INTO " + s + ".quarantine(robot_id, journal_index, run_id,"
@@ -720,10 +772,9 @@ final class FleetApply {
                 + " last_index = excluded.last_index, applied_at = excluded.applied_at");
              PreparedStatement off = c.prepareStatement("INSERT INTO " + s + ".source_offsets(topic, partition, next_offset)"
                      + " VALUES(?, ?, ?) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset")) {
-            for (String robotJournal : dirtyPositions) {
-                int cut = robotJournal.indexOf('\n');
-                String robot = robotJournal.substring(0, cut);
-                String journal = robotJournal.substring(cut + 1);
+            for (RobotJournal source : dirtyPositions) {
+                String robot = source.robot();
+                String journal = source.journal();
                 pos.setString(1, robot);
                 pos.setString(2, journal);
                 pos.setLong(3, journalPositions.get(robot).get(journal));
@@ -741,74 +792,122 @@ final class FleetApply {
         dirtyPositions.clear();
     }
 
+    /** A dirty run whose rows are written: not deleted later in the batch, nor replaced by a re-creation. */
+    private boolean written(RunState run) {
+        return cache.get(run.key) == run && run.phase != Phase.DELETED && run.phase != Phase.ABSENT;
+    }
+
     /**
-     * New command rows, sent with COPY (text format) instead of multi-row upserts: measured on the 600k-event
-     * benchmark, the upserts cost PostgreSQL more than COPY of the same rows. The command JSON goes from the
-     * event's bytes to the wire without becoming a String. Every field is escaped the same way, on its UTF-8
-     * bytes: the characters COPY gives a meaning (backslash, tab, newline, carriage return) are ASCII, so they
-     * never occur inside a multi-byte character, and a character outside the Basic Multilingual Plane stays whole.
+     * Sends the batch's new command rows with one COPY (text format) before the other statements: measured on the
+     * 600k-event benchmark, multi-row upserts cost PostgreSQL more than COPY of the same rows. The rows are
+     * streamed as they are made, 64 KiB at a time, so PostgreSQL parses and indexes the first rows while the
+     * rest are still being escaped; they were first gathered whole (megabytes per batch, copied once more to be
+     * sent), and the database sat idle until the last one was made.
+     */
+    private void copyFreshCommands() throws SQLException {
+        CommandCopy copy = null;
+        try {
+            for (RunState run : dirty) {
+                if (run.pending == null || !written(run)) {
+                    continue;
+                }
+                for (PendingCommand p : run.pending.values()) {
+                    if (p.fresh) {
+                        if (copy == null) {
+                            copy = new CommandCopy();
+                        }
+                        copy.row(run.key, p);
+                    }
+                }
+            }
+            if (copy != null) {
+                copy.finish();
+                copy = null;
+            }
+        } finally {
+            if (copy != null) {
+                copy.cancel();
+            }
+        }
+    }
+
+    /**
+     * The COPY of new command rows. The command JSON goes from the event's bytes to the wire without becoming a
+     * String. Every field is escaped the same way, on its UTF-8 bytes: the characters COPY gives a meaning
+     * (backslash, tab, newline, carriage return) are ASCII, so they never occur inside a multi-byte character,
+     * and a character outside the Basic Multilingual Plane stays whole.
      */
     private final class CommandCopy {
-        private final java.io.ByteArrayOutputStream rows = new java.io.ByteArrayOutputStream(1 << 16);
-        private int count;
+        private final PGCopyOutputStream out;
+
+        CommandCopy() throws SQLException {
+            out = new PGCopyOutputStream(c.unwrap(PGConnection.class), "COPY " + s + ".run_commands(robot_id, run_id,"
+                    + " index_in_run, command_id, command_type, status, command) FROM STDIN", 1 << 16);
+        }
 
         void row(RunKey run, PendingCommand p) throws SQLException {
-            field(run.robot());
-            field(run.run());
-            field(Integer.toString(p.position));
-            field(p.commandId);
-            field(p.commandType);
-            if (p.status == null) {
-                rows.write('\\');
-                rows.write('N');
-                rows.write('\t');
-            } else {
-                field(p.status);
+            try {
+                field(run.robot());
+                field(run.run());
+                field(Integer.toString(p.position));
+                field(p.commandId);
+                field(p.commandType);
+                if (p.status == null) {
+                    out.write(NULL_FIELD);
+                } else {
+                    field(p.status);
+                }
+                escaped(p.json.bytesForWriting());
+                out.write('\n');
+            } catch (java.io.IOException e) {
+                throw failed(e);
             }
-            escaped(p.json.bytesForWriting());
-            rows.write('\n');
-            if (++count % 5_000 == 0) {
-                send();
-            }
+        }
+
+        /** The driver wraps what PostgreSQL or the connection said in an IOException; the projector handles SQLExceptions. */
+        private SQLException failed(java.io.IOException e) {
+            return e.getCause() instanceof SQLException sql ? sql
+                    : new SQLException("cannot send command rows with COPY: " + e.getMessage(), e);
         }
 
         /** A text field and the tab that ends it. */
-        private void field(String value) {
+        private void field(String value) throws java.io.IOException {
             escaped(value.getBytes(StandardCharsets.UTF_8));
-            rows.write('\t');
+            out.write('\t');
         }
 
         /** Writes {@code utf8}, with COPY's four special characters escaped (a run of plain bytes at a time). */
-        private void escaped(byte[] utf8) {
+        private void escaped(byte[] utf8) throws java.io.IOException {
             int from = 0;
             for (int i = 0; i < utf8.length; i++) {
                 byte b = utf8[i];
                 if (b == '\\' || b == '\t' || b == '\n' || b == '\r') {
-                    rows.write(utf8, from, i - from);
-                    rows.write('\\');
-                    rows.write(b == '\t' ? 't' : b == '\n' ? 'n' : b == '\r' ? 'r' : '\\');
+                    out.write(utf8, from, i - from);
+                    out.write('\\');
+                    out.write(b == '\t' ? 't' : b == '\n' ? 'n' : b == '\r' ? 'r' : '\\');
                     from = i + 1;
                 }
             }
-            rows.write(utf8, from, utf8.length - from);
-        }
-
-        private void send() throws SQLException {
-            if (rows.size() == 0) {
-                return;
-            }
-            try {
-                CopyManager copy = c.unwrap(PGConnection.class).getCopyAPI();
-                copy.copyIn("COPY " + s + ".run_commands(robot_id, run_id, index_in_run, command_id, command_type, status,"
-                        + " command) FROM STDIN", new java.io.ByteArrayInputStream(rows.toByteArray()));
-            } catch (java.io.IOException e) {
-                throw new SQLException("cannot send command rows with COPY: " + e.getMessage(), e);
-            }
-            rows.reset();
+            out.write(utf8, from, utf8.length - from);
         }
 
         void finish() throws SQLException {
-            send();
+            try {
+                out.close(); // ends the COPY; PostgreSQL reports a bad row here
+            } catch (java.io.IOException e) {
+                throw failed(e);
+            }
+        }
+
+        /** Leaves the connection usable after a failure (the transaction is rolled back by the caller). */
+        void cancel() {
+            try {
+                if (out.isActive()) {
+                    out.cancelCopy();
+                }
+            } catch (SQLException ignored) {
+                // the COPY is gone with the connection; the projector reconnects
+            }
         }
     }
 

@@ -220,6 +220,7 @@ public final class FleetProjector implements AutoCloseable {
                 new java.util.concurrent.atomic.AtomicReference<>();
         private final AtomicLong epoch = new AtomicLong();
         private final Thread thread;
+        private final FleetApply.Names names = new FleetApply.Names();
         private volatile boolean fetching = true;
         private volatile RuntimeException failure;
 
@@ -277,7 +278,7 @@ public final class FleetProjector implements AutoCloseable {
                         }
                         List<FleetApply.Decoded> decoded = new ArrayList<>(records.size());
                         for (ConsumerRecord<byte[], byte[]> r : records) {
-                            decoded.add(FleetApply.decode(r));
+                            decoded.add(FleetApply.decode(r, names));
                         }
                         b = new Batch(current, decoded, from, positions(kafka, partitions),
                                 records.get(records.size() - 1).timestamp(), false);

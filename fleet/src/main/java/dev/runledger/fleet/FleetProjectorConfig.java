@@ -86,7 +86,12 @@ public final class FleetProjectorConfig {
         private String topic = ShipperConfig.DEFAULT_TOPIC;
         private String schema = DEFAULT_SCHEMA;
         private boolean follow;
-        private int maxBatchRecords = 20_000;
+        /**
+         * Records per transaction. A batch waits for the writer while the next one is fetched, so its size is what
+         * young collections copy; 10,000 was 5-15% faster than 20,000 on the 600k-event benchmark (medians of 3
+         * rounds, 4 runs against 3), and 5,000 slower (the fixed cost of each transaction).
+         */
+        private int maxBatchRecords = 10_000;
         private Duration maxBatchDelay = Duration.ofMillis(100);
         private int maxCachedRuns = 50_000;
         private MeterRegistry meterRegistry = Metrics.globalRegistry;
