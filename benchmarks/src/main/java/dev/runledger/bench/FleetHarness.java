@@ -124,15 +124,17 @@ final class FleetHarness {
 
     private static FleetProjector.Summary projectOnce(KafkaBroker kafka, FleetDatabase postgres, String schema,
                                                       SimpleMeterRegistry registry) throws Exception {
-        FleetProjectorConfig.Builder builder = FleetProjectorConfig.builder(kafka.bootstrap(), postgres.jdbcUrl()).topic("bench-fleet")
-                .schema(schema).meterRegistry(registry);
-        if (Integer.getInteger("bench.fleet.batch") != null) {
-            builder.maxBatchRecords(Integer.getInteger("bench.fleet.batch"));
-        }
-        FleetProjectorConfig config = builder.build();
+        FleetProjectorConfig config = batchSize(FleetProjectorConfig.builder(kafka.bootstrap(), postgres.jdbcUrl())
+                .topic("bench-fleet").schema(schema).meterRegistry(registry)).build();
         try (FleetProjector projector = new FleetProjector(config)) {
             return projector.run();
         }
+    }
+
+    /** {@code -Dbench.fleet.batch=N} projects N records per transaction instead of the default, for comparisons. */
+    private static FleetProjectorConfig.Builder batchSize(FleetProjectorConfig.Builder builder) {
+        Integer batch = Integer.getInteger("bench.fleet.batch");
+        return batch == null ? builder : builder.maxBatchRecords(batch);
     }
 
     private static void dropSchema(HikariDataSource pool, String schema) throws Exception {
@@ -154,8 +156,8 @@ final class FleetHarness {
     private static List<Row> rebuild3m(KafkaBroker kafka, FleetDatabase postgres) throws Exception {
         kafka.createTopic("bench-fleet-3m", 4);
         long commands = produce(kafka.bootstrap(), "bench-fleet-3m", 5, 200, 1_000);
-        FleetProjectorConfig config = FleetProjectorConfig.builder(kafka.bootstrap(), postgres.jdbcUrl()).topic("bench-fleet-3m")
-                .schema("bench3m").meterRegistry(new SimpleMeterRegistry()).build();
+        FleetProjectorConfig config = batchSize(FleetProjectorConfig.builder(kafka.bootstrap(), postgres.jdbcUrl())
+                .topic("bench-fleet-3m").schema("bench3m").meterRegistry(new SimpleMeterRegistry())).build();
         FleetProjector.Summary live;
         try (FleetProjector projector = new FleetProjector(config)) {
             live = projector.run();
