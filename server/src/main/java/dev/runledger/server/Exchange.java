@@ -210,6 +210,11 @@ final class Exchange {
         }
     }
 
+    /** The request declares a body (a length above zero, or chunks). */
+    private boolean carriesBody() {
+        return request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+    }
+
     /** The body's declared length, or -1 when it is chunked; 413 past {@code limit}. */
     long declaredLength(int limit) {
         long n = request.getLength();
@@ -279,6 +284,12 @@ final class Exchange {
         }
         if (error.status == 401) {
             setHeader("WWW-Authenticate", "Bearer");
+        }
+        if (carriesBody()) {
+            // Most refusals come before the body is read (too large, no token, no budget), and Jetty closes a
+            // connection with unread bytes after the answer. Without saying so, a client that reuses connections
+            // sent its next request into the closing socket and got no answer at all.
+            setHeader("Connection", "close");
         }
         try {
             send(error.status, "application/json", errorJson(error.status, error.id, error.getMessage(), error.line, error.progress));
