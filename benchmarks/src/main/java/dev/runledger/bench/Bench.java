@@ -111,4 +111,11 @@ final class Bench {
         int i = (int) Math.min(sortedNanos.length - 1, Math.ceil(p / 100.0 * sortedNanos.length) - 1);
         return sortedNanos[Math.max(0, i)];
     }
+
+    /** The middle value of rounds (the upper middle for an even count); the rounds themselves stay in their order. */
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        java.util.Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
 }

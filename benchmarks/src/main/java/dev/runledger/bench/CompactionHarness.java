@@ -120,8 +120,8 @@ final class CompactionHarness {
                     Bench.delete(round);
                 }
             }
-            double compact = median(compactSeconds);
-            double raw = median(rawSeconds);
+            double compact = Bench.median(compactSeconds);
+            double raw = Bench.median(rawSeconds);
             System.out.printf("   %,d events, %d runs deleted by retention; journal %,d KiB on disk before, %,d KiB after;"
                             + " median of %d rounds: online compaction %.2f s (%.2f-%.2f), raw copy %.2f s (%.2f-%.2f)%n", events,
                     deleted, duBefore, duAfter, ROUNDS, compact, min(compactSeconds), max(compactSeconds), raw, min(rawSeconds),
@@ -215,12 +215,6 @@ final class CompactionHarness {
         if (p.waitFor() != 0) {
             throw new IllegalStateException("cp " + from + " " + to + " failed");
         }
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        java.util.Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
     }
 
     private static double min(double[] values) {

@@ -89,7 +89,7 @@ final class FleetHarness {
     private static Row throughput(KafkaBroker kafka, FleetDatabase postgres, HikariDataSource pool) throws Exception {
         kafka.createTopic("bench-fleet", 4);
         long commandEvents = produce(kafka.bootstrap(), "bench-fleet");
-        projectOnce(kafka, postgres, "bench_warmup");
+        projectOnce(kafka, postgres, "bench_warmup", new SimpleMeterRegistry());
         dropSchema(pool, "bench_warmup");
         double[] projectSeconds = new double[THROUGHPUT_ROUNDS];
         double[] copySeconds = new double[THROUGHPUT_ROUNDS];
@@ -107,8 +107,8 @@ final class FleetHarness {
                     s.records(), commandEvents, projectSeconds[round], commandEvents / projectSeconds[round], s.batches(), writing,
                     copySeconds[round], copySeconds[round] / projectSeconds[round]);
         }
-        double project = median(projectSeconds);
-        double copy = median(copySeconds);
+        double project = Bench.median(projectSeconds);
+        double copy = Bench.median(copySeconds);
         double rate = commandEvents / project;
         System.out.printf(Locale.ROOT, "   median of %d rounds after a warm-up round: projector %.2f s (%,.0f command events/s),"
                 + " raw COPY %.2f s%n", THROUGHPUT_ROUNDS, project, rate, copy);
@@ -116,10 +116,6 @@ final class FleetHarness {
                 Row.fmt("raw COPY of the final rows %.2f s vs %.2f s", copy, project),
                 Row.fmt("%.2fx raw COPY", copy / project), ">= 100k/s and >= 0.7x COPY",
                 rate >= 100_000 && copy / project >= 0.7);
-    }
-
-    private static FleetProjector.Summary projectOnce(KafkaBroker kafka, FleetDatabase postgres, String schema) throws Exception {
-        return projectOnce(kafka, postgres, schema, new SimpleMeterRegistry());
     }
 
     private static FleetProjector.Summary projectOnce(KafkaBroker kafka, FleetDatabase postgres, String schema,
@@ -141,12 +137,6 @@ final class FleetHarness {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             st.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
         }
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
     }
 
     /**
