@@ -141,9 +141,9 @@ final class FleetApply {
     record Decoded(int partition, long offset, String robot, String journal, long index, RunEvent event, String error,
                    byte[] refusedValue, RunKey run, RobotJournal source) {
         static Decoded refused(ConsumerRecord<byte[], byte[]> r, String robot, String journal, long index, String error,
-                               Names names) {
+                               RobotJournal source) {
             return new Decoded(r.partition(), r.offset(), robot, journal, index, null, error,
-                    r.value() == null ? new byte[0] : r.value(), null, journal == null ? null : names.source(robot, journal));
+                    r.value() == null ? new byte[0] : r.value(), null, source);
         }
     }
 
@@ -152,26 +152,18 @@ final class FleetApply {
     }
 
     /**
-     * The few robot and journal names a topic carries, one instance each, kept by the fetch thread. Decoding gives
-     * the writer keys whose strings are shared and whose hashes are already computed: its per-record lookups (the
-     * run cache, the positions) then hash nothing new, and that work is done on the fetch thread, off the path on
-     * which PostgreSQL waits for the writer.
+     * The few robot and journal names a topic carries, one instance of each pair, kept by the fetch thread. Decoding
+     * gives the writer keys whose strings are shared and whose hashes are already computed: its per-record lookups
+     * (the run cache, the positions) then hash nothing new, and that work is done on the fetch thread, off the path
+     * on which PostgreSQL waits for the writer.
      */
     static final class Names {
         private static final int MAX = 10_000;
-        private final Map<String, String> strings = new HashMap<>();
         private final Map<RobotJournal, RobotJournal> sources = new HashMap<>();
-
-        String canonical(String name) {
-            if (strings.size() > MAX) {
-                strings.clear(); // a topic with that many robots still works, with less sharing
-            }
-            return strings.computeIfAbsent(name, n -> n);
-        }
 
         RobotJournal source(String robot, String journal) {
             if (sources.size() > MAX) {
-                sources.clear();
+                sources.clear(); // a topic with that many robots still works, with less sharing
             }
             RobotJournal key = new RobotJournal(robot, journal);
             return sources.computeIfAbsent(key, k -> k);
@@ -285,13 +277,7 @@ final class FleetApply {
         if (robot == null && r.key() != null) {
             robot = new String(r.key(), StandardCharsets.UTF_8);
         }
-        if (robot != null) {
-            robot = names.canonical(robot);
-        }
         String journal = FleetRecord.header(r.headers(), FleetRecord.JOURNAL);
-        if (journal != null) {
-            journal = names.canonical(journal);
-        }
         String indexText = FleetRecord.header(r.headers(), FleetRecord.INDEX);
         long index = Journal.NONE;
         String error = null;
@@ -309,12 +295,17 @@ final class FleetApply {
                 error = FleetRecord.INDEX + " header is not a journal index: \"" + abbreviate(indexText) + "\"";
             }
         }
+        RobotJournal source = journal == null ? null : names.source(robot, journal);
+        if (source != null) {
+            robot = source.robot();
+            journal = source.journal();
+        }
         if (error != null) {
-            return Decoded.refused(r, robot, journal, index, error, names);
+            return Decoded.refused(r, robot, journal, index, error, source);
         }
         String damage = FleetRecord.header(r.headers(), FleetRecord.DAMAGED);
         if (damage != null) {
-            return Decoded.refused(r, robot, journal, index, "damaged excerpt on the robot: " + damage, names);
+            return Decoded.refused(r, robot, journal, index, "damaged excerpt on the robot: " + damage, source);
         }
         byte[] value = r.value() == null ? new byte[0] : r.value();
         try {
@@ -324,10 +315,9 @@ final class FleetApply {
                 run = new RunKey(robot, event.runId());
                 run.hashCode(); // computes and keeps the run id's hash here, not on the writer
             }
-            return new Decoded(r.partition(), r.offset(), robot, journal, index, event, null, null, run,
-                    names.source(robot, journal));
+            return new Decoded(r.partition(), r.offset(), robot, journal, index, event, null, null, run, source);
         } catch (IllegalArgumentException e) { // InvalidEventException, and what a record parser refuses
-            return Decoded.refused(r, robot, journal, index, "cannot decode the event: " + e.getMessage(), names);
+            return Decoded.refused(r, robot, journal, index, "cannot decode the event: " + e.getMessage(), source);
         }
     }
 
