@@ -112,6 +112,19 @@ final class Bench {
         return sortedNanos[Math.max(0, i)];
     }
 
+    /**
+     * p50, p99, max (milliseconds) and count of the lags in {@code samples} ({appended at, lag} in nanoseconds)
+     * that {@code counted} selects, such as those appended after a warm-up; NaN when none was.
+     */
+    static double[] latencyMillis(java.util.Collection<long[]> samples, java.util.function.Predicate<long[]> counted) {
+        long[] sorted;
+        synchronized (samples) {
+            sorted = samples.stream().filter(counted).mapToLong(l -> l[1]).sorted().toArray();
+        }
+        return new double[] {percentile(sorted, 50) / 1e6, percentile(sorted, 99) / 1e6,
+                sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1] / 1e6, sorted.length};
+    }
+
     /** The middle value of rounds (the upper middle for an even count); the rounds themselves stay in their order. */
     static double median(double[] values) {
         double[] sorted = values.clone();
