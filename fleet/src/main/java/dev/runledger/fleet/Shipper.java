@@ -1,17 +1,13 @@
 package dev.runledger.fleet;
 
 import dev.runledger.ledger.Journal;
-import dev.runledger.ledger.JournalAudit;
-import dev.runledger.ledger.JournalEntry;
-import dev.runledger.ledger.NdjsonCodec;
 import dev.runledger.ledger.ReaderPositions;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +24,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * committed whenever it has caught up with the journal (at most 10 ms apart near the head, 250 ms while
  * catching up). The last index of the last committed transaction is the checkpoint, written beside
  * the journal as a registered reader (so compaction never drops a deletion the shipper has not passed).
+ *
+ * <p>The journal is read, and each record made, by a {@link ShipReader} on a thread of its own; the thread that
+ * calls {@link #run} only sends and commits. On two cores that took the 600k-event benchmark from 157k-171k to
+ * 175k-264k events/s, its one thread having been busy 85% of the time with a third of the machine idle.
  *
  * <p>Why transactions: a batch that expires while the broker is away fails, but the idempotent producer
  * then re-sequences and delivers the batches after it, so without them the topic got events 1012... before
@@ -50,6 +50,7 @@ public final class Shipper implements AutoCloseable {
     private static final int TRANSACTION_EVENTS = 50_000;
     private static final long LIVE_TRANSACTION_NANOS = 10_000_000L;
     private static final long CATCH_UP_TRANSACTION_NANOS = 250_000_000L;
+    private static final Duration OPEN_TRANSACTION_POLL = Duration.ofMillis(1);
     /** Further behind the head than this, the shipper is catching up: fewer, larger transactions. */
     private static final long CATCH_UP_EVENTS = 20_000;
 
@@ -74,6 +75,8 @@ public final class Shipper implements AutoCloseable {
     private final AtomicLong lagEvents = new AtomicLong();
     private final io.micrometer.core.instrument.Timer ackLatency;
     private final io.micrometer.core.instrument.Timer commitTime;
+    /** One callback for every send: a lambda per record was an allocation per event. */
+    private final Callback onSent;
 
     public Shipper(ShipperConfig config) {
         this.config = config;
@@ -91,6 +94,12 @@ public final class Shipper implements AutoCloseable {
                 .tag("robot", robot).register(registry);
         sendErrors = Counter.builder("ship.send.errors").description("Sends Kafka did not acknowledge in time")
                 .tag("robot", robot).register(registry);
+        onSent = (metadata, error) -> {
+            if (error != null) {
+                sendErrors.increment();
+                sendFailure.compareAndSet(null, error);
+            }
+        };
         retries = Counter.builder("ship.retries").description("Times the shipper resent from its checkpoint")
                 .tag("robot", robot).register(registry);
         damagedExcerpts = Counter.builder("ship.damaged").description("Damaged excerpts shipped as such (empty value)")
@@ -176,12 +185,8 @@ public final class Shipper implements AutoCloseable {
     private boolean shipWith(KafkaProducer<byte[], byte[]> producer, long target) throws Exception {
         sendFailure.set(null);
         long compactions = journal.compactions();
-        long from = acked.get();
         Transaction txn = new Transaction();
-        java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream(64 * 1024); // reused: no regrowth per event
-        try (JournalAudit.ChainedReader reader = JournalAudit.readChained(journal, from)) {
-            byte[] key = FleetRecord.utf8(config.robotId());
-            byte[] journalHeader = FleetRecord.utf8(journal.id());
+        try (ShipReader reader = new ShipReader(journal, compactions, acked.get(), config.topic(), config.robotId(), config.pollInterval())) {
             long lastLag = 0;
             while (running) {
                 failIfSendFailed();
@@ -190,7 +195,7 @@ public final class Shipper implements AutoCloseable {
                     return false;
                 }
                 long now = System.nanoTime();
-                if (txn.events > 0 && (txn.events >= TRANSACTION_EVENTS || commitDue(txn, now))) {
+                if (txn.events > 0 && commitDue(txn, now)) {
                     txn.commit(producer);
                 }
                 if (now - lastLag > 100_000_000L) {
@@ -198,58 +203,42 @@ public final class Shipper implements AutoCloseable {
                     refreshLag();
                     checkpoint(false);
                 }
-                JournalEntry entry = txn.events > 0 ? reader.next() : reader.next(config.pollInterval());
-                if (entry == null) {
-                    if (txn.events > 0) {
-                        txn.commit(producer); // nothing more right now: make what was sent visible
-                        continue;
+                // With a transaction open, come back soon enough to commit it when it is due.
+                ShipReader.Chunk chunk = reader.poll(txn.events > 0 ? OPEN_TRANSACTION_POLL : config.pollInterval());
+                if (chunk == null) {
+                    continue;
+                }
+                for (ShipReader.Prepared p : chunk.records()) {
+                    txn.begin(producer);
+                    producer.send(p.record(), onSent);
+                    txn.events++;
+                    txn.bytes += p.record().value().length;
+                    txn.lastIndex = p.index();
+                    if (p.damaged()) {
+                        txn.damaged++;
+                    } else {
+                        txn.lastAppendedMicros = p.appendedAtMicros();
+                        if (txn.firstAppendedMicros == 0) {
+                            txn.firstAppendedMicros = p.appendedAtMicros();
+                        }
                     }
+                    if (!config.follow() && p.index() >= target) {
+                        txn.commit(producer);
+                        refreshLag();
+                        return true;
+                    }
+                    if (txn.events >= TRANSACTION_EVENTS) {
+                        txn.commit(producer);
+                    }
+                }
+                // A chunk queued behind this one means the journal had more after all: committing here would
+                // commit once per appended batch near the head, more often than the broker can answer.
+                if (chunk.caughtUp() && !reader.hasQueued()) {
+                    txn.commit(producer); // nothing more right now: make what was sent visible
                     if (!config.follow()) { // at the end of what the journal held: everything up to the target is sent
                         refreshLag();
                         return true;
                     }
-                    continue;
-                }
-                long index = entry.index();
-                if (entry instanceof JournalEntry.Compacted) {
-                    continue; // nothing to ship; the checkpoint moves past it with the next committed record
-                }
-                RecordHeaders headers = new RecordHeaders();
-                headers.add(FleetRecord.ROBOT, key);
-                headers.add(FleetRecord.JOURNAL, journalHeader);
-                headers.add(FleetRecord.INDEX, FleetRecord.utf8(Long.toString(index)));
-                headers.add(FleetRecord.CHAIN, FleetRecord.utf8(reader.chainHex()));
-                byte[] value;
-                if (entry instanceof JournalEntry.Event ev) {
-                    line.reset();
-                    NdjsonCodec.encode(ev.event(), line);
-                    value = line.toByteArray();
-                    txn.lastAppendedMicros = ev.appendedAtMicros();
-                    if (txn.firstAppendedMicros == 0) {
-                        txn.firstAppendedMicros = ev.appendedAtMicros();
-                    }
-                } else {
-                    JournalEntry.Unreadable bad = (JournalEntry.Unreadable) entry;
-                    value = new byte[0];
-                    headers.add(FleetRecord.DAMAGED, FleetRecord.utf8(bad.reason()));
-                    txn.damaged++;
-                    LOG.warn("shipper {}: excerpt {} is damaged ({}); shipped as damaged, not as an event", config.robotId(),
-                            index, bad.reason());
-                }
-                txn.begin(producer);
-                producer.send(new ProducerRecord<>(config.topic(), null, key, value, headers), (metadata, error) -> {
-                    if (error != null) {
-                        sendErrors.increment();
-                        sendFailure.compareAndSet(null, error);
-                    }
-                });
-                txn.events++;
-                txn.bytes += value.length;
-                txn.lastIndex = index;
-                if (!config.follow() && index >= target) {
-                    txn.commit(producer);
-                    refreshLag();
-                    return true;
                 }
             }
             txn.commit(producer);

@@ -171,6 +171,77 @@ class ShipperTest {
         }
     }
 
+    /** The chain head after every excerpt of the journal as it is now. */
+    private static Map<Long, String> chains(Journal journal) {
+        Map<Long, String> chains = new java.util.HashMap<>();
+        try (JournalAudit.ChainedReader reader = JournalAudit.readChained(journal, Journal.NONE)) {
+            for (var entry = reader.next(); entry != null; entry = reader.next()) {
+                chains.put(entry.index(), reader.chainHex());
+            }
+        }
+        return chains;
+    }
+
+    /**
+     * A shipper waiting at the head when an online compaction swaps the journal under it (the usual case on a
+     * robot): what it sends after the swap carries the compacted journal's chain heads. A journal reader reopens
+     * on the compacted copy by itself but goes on with the old journal's chain, so the shipper must notice the
+     * compaction before it sends anything read there; without that check in the read-ahead thread this failed in
+     * one run of two. The topic then verifies, events compacted away since they were shipped included (the
+     * verifier counted each as "damaged in the journal but shipped as an event").
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void shouldFollowAcrossAnOnlineCompactionWithTheChainOfTheJournalItReadFrom() throws Exception {
+        try (Ledger ledger = Ledger.open(dir.resolve("journal"))) {
+            Journal journal = ledger.journal();
+            appendRuns(ledger, "before-", 4, 20);
+            ledger.deleteRun("before-1");
+            Shipper shipper = new Shipper(config(journal, "ship-follow-compact").follow(true).build());
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            Thread shipping = new Thread(() -> {
+                try {
+                    shipper.run();
+                } catch (Throwable e) {
+                    failed.set(e);
+                }
+            }, "test-shipper");
+            shipping.start();
+            for (int round = 0; round < 3; round++) {
+                long head = journal.headIndex();
+                // Compaction goes by the shipper's registered position, which follows its commits within the interval.
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> ReaderPositions.read(journal.directory())
+                        .getOrDefault("shipper-robot-1-ship-follow-compact", Journal.NONE) >= head);
+                Map<Long, String> oldChains = chains(journal);
+                JournalCompaction.Result compaction = ledger.compact(false);
+                assertThat(compaction.droppedRuns()).as("round %d: %s", round, compaction).isEqualTo(1);
+                Map<Long, String> newChains = chains(journal);
+                appendRuns(ledger, "after-" + round + "-", 3, 20);
+                long after = journal.headIndex();
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> shipper.acknowledged() >= after);
+                Map<Long, String> nowChains = chains(journal);
+                for (ConsumerRecord<byte[], byte[]> r : records("ship-follow-compact")) {
+                    long index = Long.parseLong(FleetRecord.header(r.headers(), FleetRecord.INDEX));
+                    String chain = FleetRecord.header(r.headers(), FleetRecord.CHAIN);
+                    if (index > head) {
+                        assertThat(chain).as("round %d, index %d, appended after the compaction", round, index)
+                                .isEqualTo(nowChains.get(index));
+                    }
+                }
+                ledger.deleteRun("after-" + round + "-0");
+                assertThat(oldChains).isNotEqualTo(newChains);
+            }
+            shipper.close();
+            shipping.join(30_000);
+            assertThat(failed.get()).isNull();
+            ShipVerifier.Report report = ShipVerifier.verify(journal, "robot-1", kafka.bootstrap(), "ship-follow-compact",
+                    journal.headIndex());
+            assertThat(report.missing()).as("%s", report).isZero();
+            assertThat(report.outOfOrder()).as("%s", report).isZero();
+            assertThat(report.different()).as("%s", report).isZero();
+        }
+    }
+
     @Test
     void shouldShipADamagedExcerptAsDamagedNeverAsAnEvent() throws Exception {
         Path journalDir = dir.resolve("journal");
