@@ -113,6 +113,20 @@ final class Bench {
     }
 
     /**
+     * Starts a latency measurement clean: the garbage of earlier sections collected, and their files written out.
+     * After the shipping rounds 400-1,000 MB of the broker's and the journals' pages were still waiting to be
+     * written back during the lag run that followed, beside the lag run's own writes.
+     */
+    static void settle() throws Exception {
+        System.gc();
+        Process sync = new ProcessBuilder("sync").inheritIO().start();
+        if (!sync.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+            sync.destroy();
+            System.out.println("   (sync did not finish within 120 s; measuring anyway)");
+        }
+    }
+
+    /**
      * p50, p99, max (milliseconds) and count of the lags in {@code samples} ({appended at, lag} in nanoseconds)
      * that {@code counted} selects, such as those appended after a warm-up; NaN when none was.
      */

@@ -68,6 +68,7 @@ final class FleetHarness {
             }
             if (parts.contains("lag")) {
                 kafka.createTopic("bench-fleet-lag", 1);
+                Bench.settle();
                 rows.add(lag(dir.resolve("lag"), kafka.bootstrap(), postgres, pool));
             }
             if (parts.contains("labels")) {

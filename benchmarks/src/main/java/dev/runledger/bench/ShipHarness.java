@@ -63,7 +63,7 @@ final class ShipHarness {
             Path journalDir = dir.resolve("seed");
             copyJournal(seed, journalDir); // the shipper writes its checkpoint beside the journal: not into the cache
             rows.add(throughput(journalDir, kafka.bootstrap()));
-            System.gc(); // the raw section's 600k records are garbage now: not a pause inside the lag window
+            Bench.settle();
             rows.add(lag(dir.resolve("lag"), kafka.bootstrap()));
             rows.add(catchUp);
         } finally {
