@@ -98,6 +98,19 @@ class ShipperTest {
         return out;
     }
 
+    /** Runs a following shipper on a thread of its own; what ends it abnormally goes to {@code failure}. */
+    private static Thread startFollowing(Shipper shipper, AtomicReference<Throwable> failure) {
+        Thread shipping = new Thread(() -> {
+            try {
+                shipper.run();
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        }, "test-shipper");
+        shipping.start();
+        return shipping;
+    }
+
     private static ShipperConfig.Builder config(Journal journal, String topic) {
         return ShipperConfig.builder(journal, "robot-1", kafka.bootstrap()).topic(topic).meterRegistry(new SimpleMeterRegistry());
     }
@@ -199,14 +212,7 @@ class ShipperTest {
             ledger.deleteRun("before-1");
             Shipper shipper = new Shipper(config(journal, "ship-follow-compact").follow(true).build());
             AtomicReference<Throwable> failed = new AtomicReference<>();
-            Thread shipping = new Thread(() -> {
-                try {
-                    shipper.run();
-                } catch (Throwable e) {
-                    failed.set(e);
-                }
-            }, "test-shipper");
-            shipping.start();
+            Thread shipping = startFollowing(shipper, failed);
             for (int round = 0; round < 3; round++) {
                 long head = journal.headIndex();
                 // Compaction goes by the shipper's registered position, which follows its commits within the interval.
@@ -278,14 +284,7 @@ class ShipperTest {
             AtomicReference<Throwable> failure = new AtomicReference<>();
             Shipper shipper = new Shipper(ShipperConfig.builder(ledger.journal(), "robot-1", own.bootstrap())
                     .topic("ship-outage").follow(true).meterRegistry(registry).build());
-            Thread shipping = new Thread(() -> {
-                try {
-                    shipper.run();
-                } catch (Throwable e) {
-                    failure.set(e);
-                }
-            }, "test-shipper");
-            shipping.start();
+            Thread shipping = startFollowing(shipper, failure);
             appendRuns(ledger, "before-", 5, 20);
             org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60))
                     .until(() -> shipper.acknowledged() == ledger.journal().headIndex());
