@@ -26,8 +26,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * the journal as a registered reader (so compaction never drops a deletion the shipper has not passed).
  *
  * <p>The journal is read, and each record made, by a {@link ShipReader} on a thread of its own; the thread that
- * calls {@link #run} only sends and commits. On two cores that took the 600k-event benchmark from 157k-171k to
- * 175k-264k events/s, its one thread having been busy 85% of the time with a third of the machine idle.
+ * calls {@link #run} only sends and commits. On two cores that took the 600k-event benchmark (medians of 3 rounds)
+ * from 157k-171k to 187k-244k events/s, its one thread having been busy 85% of the time with a third of the
+ * machine idle.
  *
  * <p>Why transactions: a batch that expires while the broker is away fails, but the idempotent producer
  * then re-sequences and delivers the batches after it, so without them the topic got events 1012... before
