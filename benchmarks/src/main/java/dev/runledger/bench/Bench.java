@@ -127,6 +127,20 @@ final class Bench {
     }
 
     /**
+     * Takes every append batch at or below {@code index} (now visible: acknowledged, applied) out of
+     * {@code appendedAt} (last index of a batch -> its append time) into {@code latencies} as {appended at, lag}.
+     */
+    static void visibleUpTo(java.util.concurrent.ConcurrentSkipListMap<Long, Long> appendedAt, long index,
+                            java.util.List<long[]> latencies) {
+        long seen = System.nanoTime();
+        var visible = appendedAt.headMap(index, true);
+        for (long appended : visible.values()) {
+            latencies.add(new long[] {appended, seen - appended});
+        }
+        visible.clear();
+    }
+
+    /**
      * p50, p99, max (milliseconds) and count of the lags in {@code samples} ({appended at, lag} in nanoseconds)
      * that {@code counted} selects, such as those appended after a warm-up; NaN when none was.
      */

@@ -212,13 +212,7 @@ final class FleetHarness {
             }, "bench-fleet-projector"), new Thread(() -> {
                 while (!stop.get()) {
                     try {
-                        long applied = fleet.appliedIndex("lag-robot");
-                        long seen = System.nanoTime();
-                        var visible = appendedAt.headMap(applied, true);
-                        for (long appended : visible.values()) {
-                            latencies.add(new long[] {appended, seen - appended});
-                        }
-                        visible.clear();
+                        Bench.visibleUpTo(appendedAt, fleet.appliedIndex("lag-robot"), latencies);
                     } catch (FleetQueries.FleetReadException notYet) {
                         // the schema appears with the projector's first connection
                     }

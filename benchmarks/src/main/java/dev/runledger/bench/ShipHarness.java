@@ -195,13 +195,7 @@ final class ShipHarness {
             }, "bench-shipper"), new Thread(() -> consume(bootstrap, consumerPending, consumed, stop), "bench-consumer"),
                     new Thread(() -> {
                         while (!stop.get()) {
-                            long index = shipper.acknowledged();
-                            long seen = System.nanoTime();
-                            var done = appendedAt.headMap(index, true);
-                            for (long appended : done.values()) {
-                                acked.add(new long[] {appended, seen - appended});
-                            }
-                            done.clear();
+                            Bench.visibleUpTo(appendedAt, shipper.acknowledged(), acked);
                             LockSupport.parkNanos(1_000_000L);
                         }
                     }, "bench-ack-probe"));
