@@ -9,6 +9,7 @@ import dev.runledger.ledger.JournalSurgery;
 import dev.runledger.ledger.Ledger;
 import dev.runledger.ledger.ReaderPositions;
 import dev.runledger.ledger.RunEvent;
+import dev.runledger.ledger.TestClock;
 import dev.runledger.ledger.TestEvents;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
@@ -245,6 +246,44 @@ class ShipperTest {
             assertThat(report.missing()).as("%s", report).isZero();
             assertThat(report.outOfOrder()).as("%s", report).isZero();
             assertThat(report.different()).as("%s", report).isZero();
+        }
+    }
+
+    /**
+     * A day of the journal in which every event is dead is left out whole by compaction, with no stand-ins:
+     * the indexes shipped from it are then in no journal. The verifier knows them from the lineage, and a
+     * shipper resumes after them.
+     */
+    @Test
+    void shouldVerifyAndGoOnAfterACompactionLeftOutAWholeShippedDay() throws Exception {
+        TestClock clock = new TestClock();
+        try (Ledger ledger = Ledger.open(dev.runledger.ledger.LedgerConfig.builder(dir.resolve("journal")).clock(clock)
+                .meterRegistry(new SimpleMeterRegistry()).build())) {
+            Journal journal = ledger.journal();
+            appendRuns(ledger, "day0-", 3, 40);
+            clock.advance(Duration.ofDays(1));
+            appendRuns(ledger, "day1-", 1, 10);
+            for (int r = 0; r < 3; r++) {
+                ledger.deleteRun("day0-" + r);
+            }
+            try (Shipper shipper = new Shipper(config(journal, "ship-dropped-day").build())) {
+                shipper.run();
+            }
+            JournalCompaction.Result compaction = ledger.compact(false);
+            assertThat(compaction.droppedDays()).as("%s", compaction).isEqualTo(1);
+
+            clock.advance(Duration.ofDays(1));
+            appendRuns(ledger, "day2-", 1, 10);
+            try (Shipper shipper = new Shipper(config(journal, "ship-dropped-day").build())) {
+                assertThat(shipper.run().events()).as("only what came after its checkpoint").isEqualTo(12);
+            }
+            ShipVerifier.Report report = ShipVerifier.verify(journal, "robot-1", kafka.bootstrap(), "ship-dropped-day",
+                    journal.headIndex());
+            assertThat(report.missing()).as("%s", report).isZero();
+            assertThat(report.outOfOrder()).as("%s", report).isZero();
+            assertThat(report.different()).as("%s", report).isZero();
+            assertThat(report.events()).as("what the journal still holds: day 1's run and day 2's (the deletions were dropped too)")
+                    .isEqualTo(12 + 12);
         }
     }
 

@@ -1,8 +1,10 @@
 package dev.runledger.ledger;
 
 import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.core.time.TimeProvider;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueStore;
@@ -47,11 +49,14 @@ final class ChronicleJournal implements Journal {
     /** How many compacted copies this open journal has swapped in; readers compare it with their own. */
     private volatile long compactions;
     private final Set<ChronicleReader> readers = ConcurrentHashMap.newKeySet();
+    /** Names the day (cycle) each excerpt is written into; null: Chronicle's own system clock. */
+    private final TimeProvider days;
 
-    private ChronicleJournal(Path directory, String id, SingleChronicleQueue queue) {
+    private ChronicleJournal(Path directory, String id, SingleChronicleQueue queue, TimeProvider days) {
         this.directory = directory;
         this.id = id;
         this.queue = queue;
+        this.days = days;
     }
 
     /** The read side of the swap lock: held by every use of the queue. */
@@ -62,6 +67,15 @@ final class ChronicleJournal implements Journal {
     }
 
     static ChronicleJournal open(Path directory, boolean create) {
+        return open(directory, create, null);
+    }
+
+    /**
+     * Opens the journal with {@code clock} deciding which day's cycle file an append goes into (null or the
+     * system clock: Chronicle's own). A ledger passes its configured clock, so that a simulated year (tests,
+     * benchmarks) is laid out in days as a real robot's is.
+     */
+    static ChronicleJournal open(Path directory, boolean create, java.time.Clock clock) {
         Path dir = directory.toAbsolutePath().normalize();
         Path idFile = dir.resolve(ID_FILE);
         if (!create && Files.isRegularFile(idFile) && !writable(dir)) {
@@ -78,8 +92,8 @@ final class ChronicleJournal implements Journal {
                 writeIdOnce(idFile);
             }
             String id = Files.readString(idFile, StandardCharsets.UTF_8).trim();
-            SingleChronicleQueue queue = SingleChronicleQueueBuilder.binary(dir).build();
-            return new ChronicleJournal(dir, id, queue);
+            TimeProvider days = clock == null || clock.equals(java.time.Clock.systemUTC()) ? null : new ClockDays(clock);
+            return new ChronicleJournal(dir, id, build(dir, days), days);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open journal at " + dir, e);
         }
@@ -104,7 +118,7 @@ final class ChronicleJournal implements Journal {
         }
         try {
             String id = Files.readString(idFile, StandardCharsets.UTF_8).trim();
-            return new ChronicleJournal(dir, id, SingleChronicleQueueBuilder.binary(dir).readOnly(true).build());
+            return new ChronicleJournal(dir, id, SingleChronicleQueueBuilder.binary(dir).readOnly(true).build(), null);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read journal at " + dir, e);
         }
@@ -145,12 +159,45 @@ final class ChronicleJournal implements Journal {
         }
     }
 
+    private static SingleChronicleQueue build(Path dir, TimeProvider days) {
+        SingleChronicleQueueBuilder builder = SingleChronicleQueueBuilder.binary(dir);
+        return (days == null ? builder : builder.timeProvider(days)).build();
+    }
+
+    /**
+     * A {@link java.time.Clock} as Chronicle's time source. Never earlier than a time it gave before: Chronicle
+     * would go back to an earlier day's file and append at indexes below the head.
+     */
+    private static final class ClockDays implements TimeProvider {
+        private final java.time.Clock clock;
+        private final java.util.concurrent.atomic.AtomicLong latest = new java.util.concurrent.atomic.AtomicLong();
+
+        ClockDays(java.time.Clock clock) {
+            this.clock = clock;
+        }
+
+        @Override
+        public long currentTimeMillis() {
+            return latest.accumulateAndGet(clock.millis(), Math::max);
+        }
+
+        @Override
+        public long currentTimeMicros() {
+            return currentTimeMillis() * 1_000;
+        }
+
+        @Override
+        public long currentTimeNanos() {
+            return currentTimeMillis() * 1_000_000;
+        }
+    }
+
     @Override
     public String id() {
         return id;
     }
 
-    net.openhft.chronicle.queue.RollCycle rollCycle() {
+    RollCycle rollCycle() {
         var l = queueInUse();
         try {
             return queue.rollCycle();
@@ -327,38 +374,86 @@ final class ChronicleJournal implements Journal {
      * read, or {@code after} if there was none.
      */
     long readRaw(long after, RawSink sink) {
+        return readRaw(after, sink, null);
+    }
+
+    /**
+     * {@link #readRaw(long, RawSink)}, leaving out whole cycles (days) that {@code skipCycle} names without
+     * reading past their first header: compaction drops a day in which every excerpt is dead that way.
+     */
+    long readRaw(long after, RawSink sink, java.util.function.IntPredicate skipCycle) {
         byte[] buf = new byte[64 * 1024];
         long last = after;
         var l = queueInUse();
         try (ExcerptTailer tailer = queue.createTailer()) {
-            if (after != NONE) {
-                if (!tailer.moveToIndex(after)) {
-                    throw new IllegalStateException(this + " holds no excerpt at index " + after);
-                }
-                try (DocumentContext skipped = tailer.readingDocument()) {
-                    skipped.isPresent(); // the caller has read this one already
-                }
+            if (after != NONE && !positionAfter(tailer, after)) {
+                return last;
             }
+            RollCycle rollCycle = queue.rollCycle();
             while (true) {
+                int skipped;
                 try (DocumentContext dc = tailer.readingDocument()) {
                     if (!dc.isPresent()) {
                         return last;
                     }
-                    Bytes<?> bytes = dc.wire().bytes();
-                    int length = (int) Math.min(bytes.readRemaining(), MAX_EXCERPT_BYTES);
-                    if (length > buf.length) {
-                        buf = new byte[length];
+                    int cycle = rollCycle.toCycle(dc.index());
+                    if (skipCycle != null && skipCycle.test(cycle)) {
+                        skipped = cycle;
+                    } else {
+                        Bytes<?> bytes = dc.wire().bytes();
+                        int length = (int) Math.min(bytes.readRemaining(), MAX_EXCERPT_BYTES);
+                        if (length > buf.length) {
+                            buf = new byte[length];
+                        }
+                        bytes.read(buf, 0, length);
+                        last = dc.index();
+                        if (!sink.accept(last, buf, length)) {
+                            return last;
+                        }
+                        continue;
                     }
-                    bytes.read(buf, 0, length);
-                    last = dc.index();
-                    if (!sink.accept(last, buf, length)) {
-                        return last;
-                    }
+                }
+                if (!moveToCycleAfter(tailer, skipped, skipCycle)) {
+                    return last;
                 }
             }
         } finally {
             l.unlock();
         }
+    }
+
+    /**
+     * Moves {@code tailer} to just after {@code index}, also when the journal no longer holds it (a day that
+     * compaction dropped whole, or one never written): then to the next day that has a file. False if
+     * nothing can follow it yet.
+     */
+    private boolean positionAfter(ExcerptTailer tailer, long index) {
+        if (tailer.moveToIndex(index)) {
+            try (DocumentContext skipped = tailer.readingDocument()) {
+                skipped.isPresent(); // the caller has read this one already
+            }
+            return true;
+        }
+        if (index < queue.firstIndex()) {
+            tailer.toStart();
+            return true;
+        }
+        if (index > queue.lastIndex()) {
+            throw new IllegalStateException(this + " holds no excerpt at index " + index + ": it ends at "
+                    + queue.lastIndex());
+        }
+        return moveToCycleAfter(tailer, queue.rollCycle().toCycle(index), null);
+    }
+
+    /** Moves {@code tailer} to the start of the first day after {@code cycle} that has a file and is not skipped. */
+    private boolean moveToCycleAfter(ExcerptTailer tailer, int cycle, java.util.function.IntPredicate skipCycle) {
+        int lastCycle = queue.lastCycle();
+        for (int c = cycle + 1; c <= lastCycle; c++) {
+            if ((skipCycle == null || !skipCycle.test(c)) && tailer.moveToCycle(c)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The CRC-32C of the excerpt at exactly {@code index} as stored, or null if the journal holds none there. */
@@ -513,7 +608,7 @@ final class ChronicleJournal implements Journal {
                 JournalCompaction.recoverLocked(directory);
                 throw e;
             } finally {
-                queue = SingleChronicleQueueBuilder.binary(directory).build();
+                queue = build(directory, days);
                 compactions++;
                 lap.accept("reopened");
             }
@@ -633,8 +728,15 @@ final class ChronicleJournal implements Journal {
                 tailer.toEnd();
                 return;
             }
-            tailer.toStart();
-            while (true) {
+            // In a gap between days (never written, or dropped whole by a compaction): the next day's start.
+            int cycle = journal.queue.rollCycle().toCycle(index);
+            if (!tailer.moveToCycle(cycle)) {
+                if (!journal.moveToCycleAfter(tailer, cycle, null)) {
+                    tailer.toEnd();
+                }
+                return;
+            }
+            while (true) { // a day that lacks the index (only a damaged copy does): read up to it
                 long next = tailer.index();
                 if (next >= index) {
                     return;

@@ -177,14 +177,14 @@ final class ChronicleLedger implements Ledger {
     public JournalCompaction.Result compact(boolean force) {
         synchronized (compacting) {
             ensureOpen();
-            Map<String, List<long[]>> knownDead;
+            Retention.Known known;
             synchronized (retention) {
                 retention.catchUp(); // incremental: what was appended since the last scrape or retention pass
-                knownDead = retention.deadRanges(); // spares the compaction a pass over the whole journal
+                known = retention.known(); // spares the compaction a pass over the whole journal
             }
             JournalCompaction.Swapped swapped;
             try {
-                swapped = JournalCompaction.compactOnline(journal, force, knownDead, lastStep -> {
+                swapped = JournalCompaction.compactOnline(journal, force, known, lastStep -> {
                     sealer.sealTo(journal.headIndex(), false); // the long part of the chain, while appends go on
                     synchronized (retention) {
                         lock.lock();
@@ -360,7 +360,7 @@ final class ChronicleLedger implements Ledger {
                 + " is already open for appending by another ledger; one process at a time may append");
         ChronicleJournal journal = null;
         try {
-            journal = ChronicleJournal.open(dir, true);
+            journal = ChronicleJournal.open(dir, true, config.clock()); // its days follow the ledger's clock
             SealCheck.Outcome sealed = SealCheck.check(journal);
             return new ChronicleLedger(journal, fileLock, config, RunTable.recover(journal), sealed);
         } catch (RuntimeException e) {

@@ -53,10 +53,11 @@ public final class JournalCompaction {
     static final String LINEAGE_FILE = "journal.lineage";
     /** Marked a finished copy in earlier versions; recovery now tells by which directories exist, and removes it. */
     private static final String LEGACY_MARKER = "COMPACTION-COMPLETE";
-    private static final Set<EventType> LIFECYCLE = Set.of(EventType.RUN_CREATED, EventType.RUN_DELETED);
     /** The online copy catches up with appends until one pass copies fewer excerpts than this; the rest waits. */
     private static final long TAIL_EXCERPTS = 2_000;
     private static final int MAX_CATCH_UP_PASSES = 8;
+    /** A deleted run's excerpts are written as stand-ins unread if it fills this many indexes alone; fewer are read. */
+    private static final long MIN_DEAD_SPAN = 32;
 
     /**
      * What a compaction did. {@code appendsHeld} is how long appends waited for it: the tail and the swap
@@ -64,7 +65,7 @@ public final class JournalCompaction {
      */
     public record Result(long excerpts, long droppedEvents, int droppedRuns, int heldBackRuns, List<String> heldBackBy,
                          long bytesBefore, long bytesAfter, Duration took, Duration appendsHeld, String chainBefore,
-                         String chainAfter, Set<String> droppedRunIds) {
+                         String chainAfter, Set<String> droppedRunIds, int droppedDays) {
         /** Disk space returned to the file system. */
         public long reclaimedBytes() {
             return Math.max(0, bytesBefore - bytesAfter);
@@ -72,7 +73,7 @@ public final class JournalCompaction {
 
         Result withAppendsHeld(Duration held) {
             return new Result(excerpts, droppedEvents, droppedRuns, heldBackRuns, heldBackBy, bytesBefore, bytesAfter, took,
-                    held, chainBefore, chainAfter, droppedRunIds);
+                    held, chainBefore, chainAfter, droppedRunIds, droppedDays);
         }
     }
 
@@ -120,17 +121,18 @@ public final class JournalCompaction {
     /**
      * Compacts {@code source} while its ledger goes on appending: the bulk is copied now, and
      * {@code holdingAppends} is called with what remains (the tail, the seal, the swap), which it must run
-     * while no append, seal or scan uses the journal. Called by the ledger only. {@code knownDead} are the
-     * deleted runs' [created, deleted] ranges as the ledger's retention view knows them up to some index
-     * (a run deleted after it is copied whole and dropped next time); null reads the journal for them first.
+     * while no append, seal or scan uses the journal. Called by the ledger only. {@code known} is what the
+     * ledger's retention view knows up to some index: the deleted runs' [created, deleted] ranges (a run
+     * deleted after it is copied whole and dropped next time) and what each day holds; null reads the
+     * journal for them first.
      */
-    static Swapped compactOnline(ChronicleJournal source, boolean force, Map<String, List<long[]>> knownDead,
+    static Swapped compactOnline(ChronicleJournal source, boolean force, Retention.Known known,
                                  HoldAppends holdingAppends) {
         long start = System.nanoTime();
         Path journalDir = source.directory();
         Laps phases = new Laps();
         try (ExclusiveFileLock swapLock = lockCompaction(journalDir);
-             Copy c = new Copy(source, force, start, knownDead)) {
+             Copy c = new Copy(source, force, start, known)) {
             phases.lap("finding deleted runs");
             // Each pass copies what was appended during the last, and is shorter while the copy gains on the
             // appends. Once a pass is no shorter than the one before, appends are outpacing the copy: further
@@ -169,7 +171,8 @@ public final class JournalCompaction {
                 c.laps.lap("swap");
                 Result result = new Result(r.excerpts(), r.droppedEvents(), r.droppedRuns(), r.heldBackRuns(), r.heldBackBy(),
                         r.bytesBefore(), r.bytesAfter(), Duration.ofNanos(System.nanoTime() - start),
-                        Duration.ofNanos(System.nanoTime() - held), r.chainBefore(), r.chainAfter(), r.droppedRunIds());
+                        Duration.ofNanos(System.nanoTime() - held), r.chainBefore(), r.chainAfter(), r.droppedRunIds(),
+                        r.droppedDays());
                 Map<String, Long> deletions = new HashMap<>();
                 c.dead.ranges.forEach((runId, ranges) -> deletions.put(runId, ranges.get(ranges.size() - 1)[1]));
                 return new Swapped(result, appendLock, deletions);
@@ -199,8 +202,9 @@ public final class JournalCompaction {
     }
 
     private static void log(Path journalDir, Result result) {
-        LOG.info("compacted {}: dropped {} events of {} deleted runs ({} held back for readers {}), {} -> {} bytes in {} ms,"
-                        + " appends held {} ms", journalDir, result.droppedEvents(), result.droppedRuns(),
+        LOG.info("compacted {}: dropped {} events of {} deleted runs ({} days left out whole; {} runs held back for readers {}),"
+                        + " {} -> {} bytes in {} ms, appends held {} ms", journalDir, result.droppedEvents(), result.droppedRuns(),
+                result.droppedDays(),
                 result.heldBackRuns(), result.heldBackBy(), result.bytesBefore(), result.bytesAfter(), result.took().toMillis(),
                 result.appendsHeld().toMillis());
     }
@@ -210,6 +214,30 @@ public final class JournalCompaction {
         final Map<String, List<long[]>> ranges = new HashMap<>();
         int runs;
         int heldBack;
+
+        /** Whether every excerpt of {@code day} is one this compaction drops (its stand-ins aside). */
+        boolean dropsDay(Retention.Day day) {
+            if (day.unaccounted) {
+                return false;
+            }
+            for (Map.Entry<String, long[]> e : day.spans.entrySet()) {
+                if (!dropsSpan(e.getKey(), e.getValue()[0], e.getValue()[1])) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** Whether the indexes {@code first} to {@code last} all lie in one range of {@code runId} this compaction drops. */
+        boolean dropsSpan(String runId, long first, long last) {
+            List<long[]> r = ranges.get(runId);
+            for (int i = 0; r != null && i < r.size(); i++) {
+                if (first >= r.get(i)[0] && last <= r.get(i)[1]) {
+                    return true;
+                }
+            }
+            return false;
+        }
 
         boolean drops(String runId, long index) {
             List<long[]> r = ranges.get(runId);
@@ -240,28 +268,6 @@ public final class JournalCompaction {
         return dead;
     }
 
-    private static Dead deadRuns(ChronicleJournal journal, long passedByAll) {
-        Dead dead = new Dead();
-        Map<String, Long> createdAt = new HashMap<>();
-        journal.scanAfter(Journal.NONE, LIFECYCLE, (index, micros, event) -> {
-            if (event.eventType() == EventType.RUN_CREATED) {
-                createdAt.putIfAbsent(event.runId(), index);
-            } else {
-                Long created = createdAt.remove(event.runId());
-                if (created == null) {
-                    return; // a deletion without a creation in sight: leave it be
-                }
-                if (index <= passedByAll) {
-                    dead.ranges.computeIfAbsent(event.runId(), k -> new ArrayList<>()).add(new long[] {created, index});
-                    dead.runs++;
-                } else {
-                    dead.heldBack++;
-                }
-            }
-        });
-        return dead;
-    }
-
     /**
      * The compacted copy being written beside the journal, excerpt by excerpt at the same indexes, with
      * its hash chain computed as it goes. Deleted runs are found once, at the start: a run deleted later is
@@ -277,6 +283,18 @@ public final class JournalCompaction {
         final long bytesBefore;
         final RollCycle rollCycle;
         final long epoch;
+        /**
+         * Days (cycles) in which every excerpt is dead or a stand-in, the head's day excepted: left out whole,
+         * unread, with no stand-ins (a day's file holds its own indexes, so the days after keep theirs).
+         */
+        final java.util.BitSet dropDays = new java.util.BitSet();
+        long dropDayEvents;
+        final List<long[]> droppedDayRanges = new ArrayList<>();
+        /**
+         * Index ranges, start to end, that one deleted run fills alone within a day that stays: written as
+         * stand-ins without reading them (the retention view checked their checksums when it read them).
+         */
+        final java.util.TreeMap<Long, Long> deadSpans = new java.util.TreeMap<>();
         final SetTimeProvider clock = new SetTimeProvider(0);
         final EventEncoding.Reader reader = new EventEncoding.Reader();
         final BytesStore<?, ?> stand = BytesStore.wrap(new byte[] {EventEncoding.COMPACTED});
@@ -295,8 +313,8 @@ public final class JournalCompaction {
             this(source, force, start, null);
         }
 
-        /** {@code knownDead}: the deleted runs' ranges if the caller knows them (null: a first pass finds them). */
-        Copy(ChronicleJournal source, boolean force, long start, Map<String, List<long[]>> knownDead) {
+        /** {@code known}: the deleted runs' ranges and the days, if the caller knows them (null: a first pass reads them). */
+        Copy(ChronicleJournal source, boolean force, long start, Retention.Known known) {
             this.source = source;
             this.journalDir = source.directory();
             this.copy = sibling(journalDir, ".compacting");
@@ -304,9 +322,31 @@ public final class JournalCompaction {
             this.readers = ReaderPositions.read(journalDir);
             this.passedByAll = force ? Long.MAX_VALUE : readers.values().stream().mapToLong(Long::longValue).min()
                     .orElse(Long.MAX_VALUE);
-            this.dead = knownDead != null ? deadRuns(knownDead, passedByAll) : deadRuns(source, passedByAll);
-            this.bytesBefore = source.usedBytes();
+            if (known == null) {
+                Retention read = new Retention(source);
+                read.catchUp();
+                known = read.known();
+            }
+            this.dead = deadRuns(known.deadRanges(), passedByAll);
             this.rollCycle = source.rollCycle();
+            // A day read to its end and not the head's: appends only go to the head's day or a later one.
+            int lastWhole = Math.min(known.openDay(), source.headIndex() == Journal.NONE ? -1
+                    : rollCycle.toCycle(source.headIndex())) - 1;
+            known.days().forEach((cycle, day) -> {
+                if (cycle <= lastWhole && dead.dropsDay(day)) {
+                    dropDays.set(cycle);
+                    dropDayEvents += day.events;
+                    droppedDayRanges.add(new long[] {day.first, day.last});
+                } else { // a deleted run gets no more events: its span is whole even in a day still growing
+                    day.spans.forEach((runId, span) -> {
+                        boolean alone = span[2] == span[1] - span[0] + 1;
+                        if (alone && span[2] >= MIN_DEAD_SPAN && dead.dropsSpan(runId, span[0], span[1])) {
+                            deadSpans.put(span[0], span[1]);
+                        }
+                    });
+                }
+            });
+            this.bytesBefore = source.usedBytes();
             this.epoch = source.epoch();
             this.after = new JournalAudit.Chain(source.id());
             try {
@@ -326,12 +366,42 @@ public final class JournalCompaction {
         long copyAll(boolean chainBefore) {
             if (chainBefore && before == null && copied == Journal.NONE) {
                 before = new JournalAudit.Chain(source.id());
+                // The old chain runs through every excerpt: each day is read, and its dead excerpts become stand-ins.
+                dropDays.clear();
+                dropDayEvents = 0;
+                droppedDayRanges.clear();
+                deadSpans.clear();
             }
             long from = excerpts;
             // Up to the head as it is now: appends faster than the copy would otherwise keep one pass going forever.
             long upTo = source.headIndex();
-            copied = source.readRaw(copied, (index, buf, length) -> copyExcerpt(index, buf, length) && index < upTo);
-            return excerpts - from;
+            java.util.function.IntPredicate skipDays = dropDays.isEmpty() ? null : dropDays::get;
+            while (true) {
+                Map.Entry<Long, Long> span = deadSpans.higherEntry(copied);
+                long stopAt = span == null ? Long.MAX_VALUE : span.getKey() - 1;
+                copied = source.readRaw(copied, (index, buf, length) -> copyExcerpt(index, buf, length) && index < upTo
+                        && index < stopAt, skipDays);
+                if (span == null || copied < stopAt || copied >= span.getValue()) {
+                    return excerpts - from;
+                }
+                standIns(Math.max(copied + 1, span.getKey()), span.getValue());
+            }
+        }
+
+        /** Stand-ins for the indexes {@code first} to {@code last} of one day, all of one deleted run's events. */
+        private void standIns(long first, long last) {
+            clock.currentTimeMillis(epoch + (long) rollCycle.toCycle(first) * rollCycle.lengthInMillis());
+            for (long index = first; index <= last; index++) {
+                appender.writeBytes(stand);
+                after.add(index, STAND_IN, 1);
+            }
+            if (appender.lastIndexAppended() != last) {
+                throw new IllegalStateException("compaction of " + journalDir + " wrote the stand-in of index " + last
+                        + " at " + appender.lastIndexAppended() + "; nothing was changed");
+            }
+            excerpts += last - first + 1;
+            dropped += last - first + 1;
+            copied = last;
         }
 
         private boolean copyExcerpt(long index, byte[] buf, int length) {
@@ -386,8 +456,8 @@ public final class JournalCompaction {
          * they were 8 ms and about 10 ms of a 40 ms hold.
          */
         private void warmUp() throws IOException {
-            lineage(source, copied, new Result(excerpts, dropped, dead.runs, dead.heldBack, List.of(), bytesBefore, 0,
-                    Duration.ZERO, Duration.ZERO, "", "", Set.of()));
+            lineage(source, copied, droppedDayRanges, new Result(excerpts, dropped + dropDayEvents, dead.runs, dead.heldBack, List.of(), bytesBefore, 0,
+                    Duration.ZERO, Duration.ZERO, "", "", Set.of(), dropDays.cardinality()));
             SingleChronicleQueueBuilder.binary(copy).readOnly(true).build().close();
         }
 
@@ -416,9 +486,9 @@ public final class JournalCompaction {
                     }
                 });
                 String headBefore = chainBefore != null ? chainBefore : (before != null ? before : after).hex();
-                Result result = new Result(excerpts, dropped, dead.runs, dead.heldBack, List.copyOf(heldBackBy), bytesBefore,
-                        bytesAfter, took, took, headBefore, after.hex(), Set.copyOf(dead.ranges.keySet()));
-                Files.writeString(copy.resolve(LINEAGE_FILE), lineage(source, copied, result) + "\n", StandardCharsets.UTF_8,
+                Result result = new Result(excerpts, dropped + dropDayEvents, dead.runs, dead.heldBack, List.copyOf(heldBackBy), bytesBefore,
+                        bytesAfter, took, took, headBefore, after.hex(), Set.copyOf(dead.ranges.keySet()), dropDays.cardinality());
+                Files.writeString(copy.resolve(LINEAGE_FILE), lineage(source, copied, droppedDayRanges, result) + "\n", StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                 lap("lineage");
                 // One pass: the copy is whole on disk once this returns, and only then may it be renamed.
@@ -503,7 +573,8 @@ public final class JournalCompaction {
     }
 
     /** One line of {@code journal.lineage}: where the journal stood, and what this compaction did. */
-    private static String lineage(ChronicleJournal source, long headIndex, Result r) throws IOException {
+    private static String lineage(ChronicleJournal source, long headIndex, List<long[]> droppedDays, Result r)
+            throws IOException {
         java.io.StringWriter out = new java.io.StringWriter();
         try (com.fasterxml.jackson.core.JsonGenerator g = JsonScanner.FACTORY.createGenerator(out)) {
             g.writeStartObject();
@@ -515,6 +586,15 @@ public final class JournalCompaction {
             g.writeNumberField("excerpts", r.excerpts());
             g.writeNumberField("droppedEvents", r.droppedEvents());
             g.writeNumberField("droppedRuns", r.droppedRuns());
+            // Days left out whole have no stand-ins: their first and last index say which positions went with them.
+            g.writeArrayFieldStart("droppedDays");
+            for (long[] day : droppedDays) {
+                g.writeStartArray();
+                g.writeNumber(day[0]);
+                g.writeNumber(day[1]);
+                g.writeEndArray();
+            }
+            g.writeEndArray();
             g.writeNumberField("bytesBefore", r.bytesBefore());
             g.writeNumberField("bytesAfter", r.bytesAfter());
             g.writeNumberField("millis", r.took().toMillis());
@@ -651,6 +731,47 @@ public final class JournalCompaction {
     }
 
     /** The last compaction's line of {@code journal.lineage} (a JSON object), or null if the journal was never compacted. */
+    /**
+     * The index ranges of every day the journal's compactions left out whole ({@code droppedDays} of each
+     * lineage line): an index there was dropped, not lost. Empty if there were none or the lineage cannot be read.
+     */
+    public static List<long[]> droppedDays(Path journalDir) {
+        Path file = journalDir.resolve(LINEAGE_FILE);
+        List<long[]> out = new ArrayList<>();
+        try {
+            if (!Files.exists(file)) {
+                return out;
+            }
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                if (!line.startsWith("{")) {
+                    continue;
+                }
+                try (com.fasterxml.jackson.core.JsonParser p = JsonScanner.FACTORY.createParser(line)) {
+                    p.nextToken();
+                    while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                        String field = p.currentName();
+                        p.nextToken();
+                        if (!field.equals("droppedDays")) {
+                            p.skipChildren();
+                            continue;
+                        }
+                        while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+                            p.nextToken();
+                            long first = p.getLongValue();
+                            p.nextToken();
+                            long last = p.getLongValue();
+                            p.nextToken(); // the pair's END_ARRAY
+                            out.add(new long[] {first, last});
+                        }
+                    }
+                }
+            }
+            return out;
+        } catch (IOException | RuntimeException e) {
+            return out; // a lineage it cannot read vouches for nothing
+        }
+    }
+
     public static String lastCompaction(Path journalDir) {
         Path file = journalDir.resolve(LINEAGE_FILE);
         try {

@@ -75,7 +75,11 @@ public final class LedgerConfig {
         return meterRegistry;
     }
 
-    /** Stamps each excerpt's append time (used for lag in seconds). */
+    /**
+     * Stamps each excerpt's append time (used for lag in seconds and retention by age), and names the day
+     * (the journal's cycle file) an append goes into. It never goes back for the journal: an earlier time
+     * than one seen before appends into the later day.
+     */
     public Clock clock() {
         return clock;
     }

@@ -50,6 +50,49 @@ final class Retention {
     /** Deleted runs still in the journal: run id -> the [created, deleted] index ranges a compaction drops. */
     private final Map<String, List<long[]>> deadRanges = new HashMap<>();
     private final EventEncoding.Reader peek = new EventEncoding.Reader();
+    /** What each day (cycle file) read so far holds, so that compaction can drop a dead day without reading it. */
+    private final java.util.TreeMap<Integer, Day> days = new java.util.TreeMap<>();
+    private int lastCycle = -1;
+    private Day lastDay;
+
+    /**
+     * One day of the journal as read: per run id, the first and last index of its excerpts there and how
+     * many there are (as many as the indexes between: nothing else lies among them), and how many events it holds. {@code unaccounted}: an excerpt no run accounts for (damaged, or naming no
+     * run), which keeps the day from being dropped whole.
+     */
+    static final class Day {
+        final Map<String, long[]> spans = new HashMap<>();
+        long events;
+        boolean unaccounted;
+        /** The first and last index read in the day, stand-ins included. */
+        long first = Journal.NONE;
+        long last = Journal.NONE;
+
+        Day copy() {
+            Day d = new Day();
+            d.first = first;
+            d.last = last;
+            spans.forEach((runId, span) -> d.spans.put(runId, span.clone()));
+            d.events = events;
+            d.unaccounted = unaccounted;
+            return d;
+        }
+
+        private void saw(String runId, long index) {
+            events++;
+            if (runId == null) {
+                unaccounted = true;
+                return;
+            }
+            long[] span = spans.get(runId);
+            if (span == null) {
+                spans.put(runId, new long[] {index, index, 1});
+            } else {
+                span[1] = index;
+                span[2]++;
+            }
+        }
+    }
 
     Retention(ChronicleJournal journal) {
         this.journal = journal;
@@ -62,22 +105,42 @@ final class Retention {
     void catchUp() {
         // Up to the head as it is now: called while appends go on, it must not chase them.
         long upTo = journal.headIndex();
+        var rollCycle = journal.rollCycle();
         scanned = journal.readRaw(scanned, (index, buf, length) -> {
+            Day day = day(rollCycle.toCycle(index), index);
             if (EventEncoding.isCompacted(buf, length)) {
                 return index < upTo;
             }
             try {
                 peek.reset(buf, length);
-                if (LIFECYCLE.contains(peek.type())) {
-                    apply(index, peek.appendedAtMicros(), peek.decode());
+                String runId;
+                if (LIFECYCLE.contains(peek.type())) { // type() checks the checksum
+                    RunEvent event = peek.decode();
+                    runId = event.runId();
+                    apply(index, peek.appendedAtMicros(), event);
                 } else {
-                    count(peek.runIdUnchecked());
+                    runId = peek.runIdUnchecked();
+                    count(runId);
                 }
+                day.saw(runId, index);
             } catch (EventEncoding.CorruptExcerptException damaged) {
-                // counted nowhere: verify reports it
+                day.events++;
+                day.unaccounted = true; // counted nowhere else: verify reports it
             }
             return index < upTo;
         });
+    }
+
+    private Day day(int cycle, long index) {
+        if (cycle != lastCycle) {
+            lastDay = days.computeIfAbsent(cycle, c -> new Day());
+            lastCycle = cycle;
+        }
+        if (lastDay.first == Journal.NONE) {
+            lastDay.first = index;
+        }
+        lastDay.last = index;
+        return lastDay;
     }
 
     private void count(String runId) {
@@ -130,15 +193,37 @@ final class Retention {
     void reset() {
         runs.clear();
         deadRanges.clear();
+        days.clear();
+        lastCycle = -1;
+        lastDay = null;
         scanned = Journal.NONE;
         liveEvents = 0;
         deadEvents = 0;
+    }
+
+    /**
+     * What a compaction needs to know before it starts: the deleted runs' ranges, and what each day read
+     * holds. Days from {@code openDay} on may hold more than was read (appends only go to that day or later).
+     */
+    record Known(Map<String, List<long[]>> deadRanges, java.util.NavigableMap<Integer, Day> days, int openDay) {
+    }
+
+    /** {@link #deadRanges} and {@link #days}, as far as the last {@link #catchUp} read. */
+    Known known() {
+        return new Known(deadRanges(), days(), scanned == Journal.NONE ? -1 : journal.rollCycle().toCycle(scanned));
     }
 
     /** A copy of {@link #deadRanges}, as far as the last {@link #catchUp} read. */
     Map<String, List<long[]>> deadRanges() {
         Map<String, List<long[]>> copy = new HashMap<>();
         deadRanges.forEach((runId, ranges) -> copy.put(runId, new ArrayList<>(ranges)));
+        return copy;
+    }
+
+    /** A copy of what the days read so far hold (the last of them may still grow). */
+    java.util.NavigableMap<Integer, Day> days() {
+        java.util.TreeMap<Integer, Day> copy = new java.util.TreeMap<>();
+        days.forEach((cycle, day) -> copy.put(cycle, day.copy()));
         return copy;
     }
 

@@ -114,6 +114,96 @@ class JournalCompactionTest {
         assertThat(dir.resolve("journal.precompact")).doesNotExist();
     }
 
+    /**
+     * A robot's journal is one file per day. A day in which every event belongs to a deleted run is left
+     * out whole (no stand-ins, its file gone); a day with anything else in it (a live run's event, a damaged
+     * excerpt) is copied excerpt by excerpt; the days after keep their indexes, and a reader positioned in
+     * the day that went on from the next one.
+     */
+    @Test
+    void shouldLeaveOutWholeDaysWhereEveryEventIsDeadAndKeepEveryOtherIndex() throws IOException {
+        Path journal = dir.resolve("journal");
+        TestClock clock = new TestClock();
+        long inDroppedDay;
+        long head;
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(journal).clock(clock)
+                .meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()).build())) {
+            ledger.append(TestEvents.created("day0-a"));
+            commands(ledger, "day0-a", 30, "gone");
+            ledger.append(TestEvents.completed("day0-a"));
+            inDroppedDay = ledger.journal().headIndex();
+            clock.now = clock.now.plus(java.time.Duration.ofDays(1));
+            ledger.append(TestEvents.created("day1-damaged"));
+            commands(ledger, "day1-damaged", 10, "flip-me");
+            ledger.append(TestEvents.completed("day1-damaged"));
+            clock.now = clock.now.plus(java.time.Duration.ofDays(1));
+            ledger.append(TestEvents.created("day2-b"));
+            commands(ledger, "day2-b", 30, "gone");
+            ledger.append(TestEvents.completed("day2-b"));
+            ledger.append(TestEvents.created("live")); // a live run on day 2: the day stays, b's events as stand-ins
+            clock.now = clock.now.plus(java.time.Duration.ofDays(2)); // day 3 has no file at all; day 4
+            commands(ledger, "live", 10, "kept");
+            for (String id : List.of("day0-a", "day1-damaged", "day2-b")) {
+                ledger.append(new RunEvent.RunDeleted(id, RunEvent.RunDeleted.RETENTION));
+            }
+            clock.now = clock.now.plus(java.time.Duration.ofDays(1)); // day 5: the head's
+            ledger.append(TestEvents.completed("live"));
+            head = ledger.journal().headIndex();
+        }
+        assertThat(cycleFiles(journal)).as("a file per day written").hasSize(5);
+        JournalSurgery.flipBit(journal, "flip-me", 4, 0);
+        Map<Long, String> before = readable(journal);
+        Map<Long, String> expected = without(before, "day0-a", "day1-damaged", "day2-b");
+
+        JournalCompaction.Result result = JournalCompaction.compact(journal, false);
+
+        assertThat(result.droppedDays()).as("day 0 only: day 1 holds a damaged excerpt, day 2 a live run").isEqualTo(1);
+        assertThat(result.droppedRuns()).isEqualTo(3);
+        assertThat(result.droppedEvents()).as("all but the damaged excerpt").isEqualTo(before.size() - expected.size());
+        assertThat(cycleFiles(journal)).hasSize(4);
+        assertThat(readable(journal)).as("live events at their own indexes, the same bytes").isEqualTo(expected);
+        assertThat(Files.readString(journal.resolve(JournalCompaction.LINEAGE_FILE))).contains("\"droppedDays\":[[");
+        assertThat(JournalCompaction.droppedDays(journal)).singleElement()
+                .satisfies(range -> assertThat(inDroppedDay).isBetween(range[0], range[1]));
+        try (Journal j = Journal.openExisting(journal)) {
+            assertThat(j.headIndex()).as("positions never go backwards").isEqualTo(head);
+            JournalAudit.Check check = JournalAudit.verify(j);
+            assertThat(check.damaged()).as("the damaged excerpt of day 1 was kept, not dropped unseen").hasSize(1);
+            assertThat(check.chainHead()).isEqualTo(result.chainAfter());
+            try (JournalReader r = j.readAfter(inDroppedDay)) {
+                JournalEntry next = r.next();
+                assertThat(next).as("a reader placed in the day that went on from the next day").isNotNull();
+                assertThat(next.index()).isGreaterThan(inDroppedDay);
+            }
+        }
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(journal).clock(clock)
+                .meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()).build())) {
+            assertThat(ledger.phaseOf("day0-a")).isEqualTo(RunLifecycle.Phase.ABSENT);
+            assertThat(ledger.append(TestEvents.created("after"))).isGreaterThan(head);
+        }
+    }
+
+    private static List<Path> cycleFiles(Path journal) throws IOException {
+        try (Stream<Path> files = Files.list(journal)) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".cq4")).toList();
+        }
+    }
+
+    /** Every excerpt but stand-ins, by index: events as NDJSON, damaged ones as "damaged". */
+    private static Map<Long, String> readable(Path journalDir) {
+        Map<Long, String> out = new LinkedHashMap<>();
+        try (Journal journal = Journal.openExisting(journalDir); JournalReader r = journal.readFrom(Journal.NONE)) {
+            for (JournalEntry e; (e = r.next()) != null; ) {
+                if (e instanceof JournalEntry.Event ev) {
+                    out.put(e.index(), NdjsonCodec.encodeToString(ev.event()));
+                } else if (!(e instanceof JournalEntry.Compacted)) {
+                    out.put(e.index(), "damaged");
+                }
+            }
+        }
+        return out;
+    }
+
     private static long firstIndexOfSecondAgain(Map<Long, String> events) {
         int seen = 0;
         for (Map.Entry<Long, String> e : events.entrySet()) {

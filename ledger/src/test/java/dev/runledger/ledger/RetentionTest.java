@@ -5,10 +5,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -26,26 +24,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RetentionTest {
     @TempDir
     Path dir;
-
-    /** A clock the test moves. */
-    private static final class TestClock extends Clock {
-        Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    }
 
     private Ledger open(TestClock clock, RetentionPolicy live) {
         return Ledger.open(LedgerConfig.builder(dir.resolve("journal")).clock(clock).meterRegistry(new SimpleMeterRegistry())

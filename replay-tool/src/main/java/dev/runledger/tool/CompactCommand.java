@@ -37,6 +37,7 @@ final class CompactCommand implements Callable<Integer> {
                 g.writeNumberField("excerpts", r.excerpts());
                 g.writeNumberField("droppedEvents", r.droppedEvents());
                 g.writeNumberField("droppedRuns", r.droppedRuns());
+                g.writeNumberField("droppedDays", r.droppedDays());
                 g.writeNumberField("heldBackRuns", r.heldBackRuns());
                 g.writeArrayFieldStart("heldBackBy");
                 for (String reader : r.heldBackBy()) {
@@ -52,7 +53,8 @@ final class CompactCommand implements Callable<Integer> {
             }));
         } else {
             System.out.println("compact: dropped " + r.droppedEvents() + " events of " + r.droppedRuns() + " deleted run(s) of "
-                    + r.excerpts() + " excerpts in " + r.took().toMillis() + " ms; journal files " + r.bytesBefore() + " -> "
+                    + r.excerpts() + " excerpts kept in place (" + r.droppedDays() + " whole days left out) in "
+                    + r.took().toMillis() + " ms; journal files " + r.bytesBefore() + " -> "
                     + r.bytesAfter() + " bytes");
             if (r.heldBackRuns() > 0) {
                 System.out.println("compact: kept " + r.heldBackRuns() + " deleted run(s) that reader(s) " + r.heldBackBy()
