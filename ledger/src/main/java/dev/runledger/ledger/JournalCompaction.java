@@ -220,9 +220,11 @@ public final class JournalCompaction {
             if (day.unaccounted) {
                 return false;
             }
-            for (Map.Entry<String, long[]> e : day.spans.entrySet()) {
-                if (!dropsSpan(e.getKey(), e.getValue()[0], e.getValue()[1])) {
-                    return false;
+            for (Map.Entry<String, Retention.Pieces> e : day.spans.entrySet()) {
+                for (long[] range : e.getValue().ranges) {
+                    if (!dropsSpan(e.getKey(), range[0], range[1])) {
+                        return false;
+                    }
                 }
             }
             return true;
@@ -338,10 +340,11 @@ public final class JournalCompaction {
                     dropDayEvents += day.events;
                     droppedDayRanges.add(new long[] {day.first, day.last});
                 } else { // a deleted run gets no more events: its span is whole even in a day still growing
-                    day.spans.forEach((runId, span) -> {
-                        boolean alone = span[2] == span[1] - span[0] + 1;
-                        if (alone && span[2] >= MIN_DEAD_SPAN && dead.dropsSpan(runId, span[0], span[1])) {
-                            deadSpans.put(span[0], span[1]);
+                    day.spans.forEach((runId, pieces) -> {
+                        for (long[] range : pieces.merged ? List.<long[]>of() : pieces.ranges) {
+                            if (range[1] - range[0] + 1 >= MIN_DEAD_SPAN && dead.dropsSpan(runId, range[0], range[1])) {
+                                deadSpans.put(range[0], range[1]);
+                            }
                         }
                     });
                 }

@@ -56,12 +56,12 @@ final class Retention {
     private Day lastDay;
 
     /**
-     * One day of the journal as read: per run id, the first and last index of its excerpts there and how
-     * many there are (as many as the indexes between: nothing else lies among them), and how many events it holds. {@code unaccounted}: an excerpt no run accounts for (damaged, or naming no
+     * One day of the journal as read: per run id, where its excerpts lie there ({@link Pieces}), and how
+     * many events it holds. {@code unaccounted}: an excerpt no run accounts for (damaged, or naming no
      * run), which keeps the day from being dropped whole.
      */
     static final class Day {
-        final Map<String, long[]> spans = new HashMap<>();
+        final Map<String, Pieces> spans = new HashMap<>();
         long events;
         boolean unaccounted;
         /** The first and last index read in the day, stand-ins included. */
@@ -72,7 +72,7 @@ final class Retention {
             Day d = new Day();
             d.first = first;
             d.last = last;
-            spans.forEach((runId, span) -> d.spans.put(runId, span.clone()));
+            spans.forEach((runId, pieces) -> d.spans.put(runId, pieces.copy()));
             d.events = events;
             d.unaccounted = unaccounted;
             return d;
@@ -84,13 +84,39 @@ final class Retention {
                 unaccounted = true;
                 return;
             }
-            long[] span = spans.get(runId);
-            if (span == null) {
-                spans.put(runId, new long[] {index, index, 1});
+            spans.computeIfAbsent(runId, k -> new Pieces()).add(index);
+        }
+    }
+
+    /**
+     * One run's excerpts within a day as ranges of consecutive indexes, {start, end}: a run written in one
+     * batch and deleted later is two. Nothing else lies within a range, unless {@code merged}: a run
+     * interleaved with others past {@link #MAX_PIECES} ranges keeps one, from its first excerpt to its last.
+     */
+    static final class Pieces {
+        static final int MAX_PIECES = 16;
+        final List<long[]> ranges = new ArrayList<>(2);
+        boolean merged;
+
+        private void add(long index) {
+            long[] last = ranges.isEmpty() ? null : ranges.get(ranges.size() - 1);
+            if (last != null && (last[1] == index - 1 || merged)) {
+                last[1] = index;
+            } else if (ranges.size() < MAX_PIECES) {
+                ranges.add(new long[] {index, index});
             } else {
-                span[1] = index;
-                span[2]++;
+                long first = ranges.get(0)[0];
+                ranges.clear();
+                ranges.add(new long[] {first, index});
+                merged = true;
             }
+        }
+
+        Pieces copy() {
+            Pieces p = new Pieces();
+            ranges.forEach(r -> p.ranges.add(r.clone()));
+            p.merged = merged;
+            return p;
         }
     }
 
