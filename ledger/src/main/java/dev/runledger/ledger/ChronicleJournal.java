@@ -382,6 +382,16 @@ final class ChronicleJournal implements Journal {
      * reading past their first header: compaction drops a day in which every excerpt is dead that way.
      */
     long readRaw(long after, RawSink sink, java.util.function.IntPredicate skipCycle) {
+        return readRaw(after, sink, skipCycle, null);
+    }
+
+    /**
+     * {@link #readRaw(long, RawSink, java.util.function.IntPredicate)}; after each excerpt the sink took,
+     * {@code then} (if given) may name a later index to go on after, skipping what lies between unread (one
+     * tailer throughout: making one per skip cost more than the skip saved). Returns the last index read or
+     * skipped to.
+     */
+    long readRaw(long after, RawSink sink, java.util.function.IntPredicate skipCycle, java.util.function.LongUnaryOperator then) {
         byte[] buf = new byte[64 * 1024];
         long last = after;
         var l = queueInUse();
@@ -391,7 +401,8 @@ final class ChronicleJournal implements Journal {
             }
             RollCycle rollCycle = queue.rollCycle();
             while (true) {
-                int skipped;
+                int skipped = -1;
+                long jumpTo = NONE;
                 try (DocumentContext dc = tailer.readingDocument()) {
                     if (!dc.isPresent()) {
                         return last;
@@ -410,10 +421,19 @@ final class ChronicleJournal implements Journal {
                         if (!sink.accept(last, buf, length)) {
                             return last;
                         }
-                        continue;
+                        long to = then == null ? last : then.applyAsLong(last);
+                        if (to == last) {
+                            continue;
+                        }
+                        jumpTo = to;
                     }
                 }
-                if (!moveToCycleAfter(tailer, skipped, skipCycle)) {
+                if (jumpTo != NONE) {
+                    last = jumpTo;
+                    if (!positionAfter(tailer, jumpTo)) {
+                        return last;
+                    }
+                } else if (!moveToCycleAfter(tailer, skipped, skipCycle)) {
                     return last;
                 }
             }

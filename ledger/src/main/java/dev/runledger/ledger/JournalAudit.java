@@ -82,7 +82,7 @@ public final class JournalAudit {
             chain.add(index, buf, length);
             if (sealed != null && index == sealed.index()) {
                 sealReached[0] = true;
-                if (!java.util.Arrays.equals(chain.head, sealed.chain()) || counts[0] != sealed.events()) {
+                if (!chain.isAt(sealed.chain()) || counts[0] != sealed.events()) {
                     sealProblem[0] = "the " + counts[0] + " excerpts up to sealed index " + index + " are not the "
                             + sealed.events() + " that were sealed (chain head " + chain.hex() + ", sealed " + sealed.chainHex() + ")";
                 }
@@ -241,37 +241,46 @@ public final class JournalAudit {
 
     /** The running chain. */
     static final class Chain {
+        private static final int HEAD_BYTES = 32;
         private final MessageDigest sha = sha256();
-        private byte[] head;
-        private final byte[] index = new byte[8];
+        /** The head, then the next excerpt's index: hashed in one update, as SHA-256(head || index || bytes). */
+        private final byte[] headAndIndex = new byte[HEAD_BYTES + 8];
 
         Chain(String journalId) {
             sha.update(CHAIN_SEED);
             sha.update(journalId.getBytes(StandardCharsets.UTF_8));
-            head = sha.digest();
+            System.arraycopy(sha.digest(), 0, headAndIndex, 0, HEAD_BYTES);
         }
 
         /** Continues a chain whose head (after some excerpt) is {@code head}. */
         Chain(byte[] head) {
-            this.head = head.clone();
+            System.arraycopy(head, 0, headAndIndex, 0, HEAD_BYTES);
         }
 
         byte[] head() {
-            return head.clone();
+            return java.util.Arrays.copyOf(headAndIndex, HEAD_BYTES);
+        }
+
+        /** Whether the head is {@code head}. */
+        boolean isAt(byte[] head) {
+            return java.util.Arrays.equals(headAndIndex, 0, HEAD_BYTES, head, 0, head.length);
         }
 
         void add(long excerptIndex, byte[] buf, int length) {
             for (int i = 0; i < 8; i++) {
-                index[i] = (byte) (excerptIndex >>> (56 - 8 * i));
+                headAndIndex[HEAD_BYTES + i] = (byte) (excerptIndex >>> (56 - 8 * i));
             }
-            sha.update(head);
-            sha.update(index);
+            sha.update(headAndIndex);
             sha.update(buf, 0, length);
-            head = sha.digest();
+            try {
+                sha.digest(headAndIndex, 0, HEAD_BYTES); // the new head, in place: no array per excerpt
+            } catch (java.security.DigestException e) {
+                throw new IllegalStateException("SHA-256 did not fit its 32 bytes", e);
+            }
         }
 
         String hex() {
-            return HexFormat.of().formatHex(head);
+            return HexFormat.of().formatHex(headAndIndex, 0, HEAD_BYTES);
         }
     }
 }

@@ -378,17 +378,25 @@ public final class JournalCompaction {
             long from = excerpts;
             // Up to the head as it is now: appends faster than the copy would otherwise keep one pass going forever.
             long upTo = source.headIndex();
-            java.util.function.IntPredicate skipDays = dropDays.isEmpty() ? null : dropDays::get;
-            while (true) {
-                Map.Entry<Long, Long> span = deadSpans.higherEntry(copied);
-                long stopAt = span == null ? Long.MAX_VALUE : span.getKey() - 1;
-                copied = source.readRaw(copied, (index, buf, length) -> copyExcerpt(index, buf, length) && index < upTo
-                        && index < stopAt, skipDays);
-                if (span == null || copied < stopAt || copied >= span.getValue()) {
-                    return excerpts - from;
-                }
-                standIns(Math.max(copied + 1, span.getKey()), span.getValue());
+            copied = source.readRaw(copied, (index, buf, length) -> copyExcerpt(index, buf, length) && index < upTo,
+                    dropDays.isEmpty() ? null : dropDays::get, deadSpans.isEmpty() ? null : this::standInsAfter);
+            return excerpts - from;
+        }
+
+        /**
+         * After the excerpt at {@code index}: if a dead span begins next (or began with it, at the start of a
+         * day), writes its stand-ins and returns where it ends; otherwise {@code index}.
+         */
+        private long standInsAfter(long index) {
+            Long end = deadSpans.get(index);
+            if (end == null) {
+                end = deadSpans.get(index + 1);
             }
+            if (end == null || end <= index) {
+                return index;
+            }
+            standIns(index + 1, end);
+            return end;
         }
 
         /** Stand-ins for the indexes {@code first} to {@code last} of one day, all of one deleted run's events. */
@@ -404,7 +412,6 @@ public final class JournalCompaction {
             }
             excerpts += last - first + 1;
             dropped += last - first + 1;
-            copied = last;
         }
 
         private boolean copyExcerpt(long index, byte[] buf, int length) {
