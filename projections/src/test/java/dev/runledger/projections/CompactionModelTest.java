@@ -8,6 +8,7 @@ import dev.runledger.ledger.Ledger;
 import dev.runledger.ledger.NdjsonCodec;
 import dev.runledger.ledger.RetentionPolicy;
 import dev.runledger.ledger.RunEvent;
+import dev.runledger.ledger.TestClock;
 import dev.runledger.ledger.TestEvents;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,11 +38,20 @@ class CompactionModelTest {
     private static final class Model {
         final Map<String, List<String>> live = new LinkedHashMap<>();
         final Map<String, Boolean> completed = new LinkedHashMap<>();
+        /** Hours pass between steps, so the journal spans days and some days hold nothing live by the time of a compaction. */
+        final TestClock clock = new TestClock();
         int created;
+        int droppedDays;
+
+        Ledger open(Path journalDir) {
+            return Ledger.open(dev.runledger.ledger.LedgerConfig.builder(journalDir).clock(clock)
+                    .meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()).build());
+        }
 
         /** Appends 60 random steps: creations (ids come back after deletions), commands, completions, deletions, retention. */
         void appendRandomSteps(Ledger ledger, Random random) {
             for (int step = 0; step < 60; step++) {
+                clock.advance(Duration.ofHours(random.nextInt(8)));
                 List<String> ids = new ArrayList<>(live.keySet());
                 int action = random.nextInt(10);
                 RunEvent event = null;
@@ -84,6 +94,7 @@ class CompactionModelTest {
 
     @Test
     void shouldKeepExactlyTheLiveRunsThroughRetentionAndOfflineCompaction() throws Exception {
+        int droppedDays = 0;
         for (long seed = 1; seed <= 6; seed++) {
             Random random = new Random(seed);
             Path journalDir = dir.resolve("journal-" + seed);
@@ -91,7 +102,7 @@ class CompactionModelTest {
             Model model = new Model();
             for (int round = 0; round < 4; round++) {
                 long last;
-                try (Ledger ledger = Ledger.open(journalDir)) {
+                try (Ledger ledger = model.open(journalDir)) {
                     model.appendRandomSteps(ledger, random);
                     last = ledger.journal().headIndex();
                 }
@@ -100,7 +111,7 @@ class CompactionModelTest {
                     assertThat(projection.awaitApplied(last, WAIT)).isTrue();
                 } // closing records the projection's position: compaction may drop what it has applied
 
-                JournalCompaction.compact(journalDir, false);
+                model.droppedDays += JournalCompaction.compact(journalDir, false).droppedDays();
 
                 try (Journal journal = Journal.openExisting(journalDir)) {
                     assertThat(eventsByRun(journal)).as("seed %d round %d: the journal holds the live runs, whole", seed, round)
@@ -116,18 +127,21 @@ class CompactionModelTest {
                     assertThat(v.equal()).as("seed %d round %d: %s", seed, round, v).isTrue();
                 }
             }
+            droppedDays += model.droppedDays;
         }
+        assertThat(droppedDays).as("whole days left out by the compactions").isPositive();
     }
 
     /** The same, with one ledger and one live projection open throughout, compacted online between rounds. */
     @Test
     void shouldKeepExactlyTheLiveRunsThroughRetentionAndOnlineCompaction() throws Exception {
+        int droppedDays = 0;
         for (long seed = 1; seed <= 4; seed++) {
             Random random = new Random(seed);
             Path journalDir = dir.resolve("online-" + seed);
             Path db = dir.resolve("online-" + seed + ".sqlite");
             Model model = new Model();
-            try (Ledger ledger = Ledger.open(journalDir); Projection projection = Projection.open(
+            try (Ledger ledger = model.open(journalDir); Projection projection = Projection.open(
                     ProjectionConfig.builder(db, ledger.journal()).pollInterval(Duration.ofMillis(5)).build())) {
                 Journal journal = ledger.journal();
                 for (int round = 0; round < 4; round++) {
@@ -140,6 +154,7 @@ class CompactionModelTest {
 
                     JournalCompaction.Result r = ledger.compact(false);
                     assertThat(r.heldBackRuns()).isZero();
+                    droppedDays += r.droppedDays();
                     assertThat(projection.awaitTidied(journal.compactions(), WAIT)).isTrue();
 
                     assertThat(eventsByRun(journal)).as("seed %d round %d: the journal holds the live runs, whole", seed, round)
@@ -153,6 +168,7 @@ class CompactionModelTest {
                 assertThat(journal.compactions()).isEqualTo(4);
             }
         }
+        assertThat(droppedDays).as("whole days left out by the compactions").isPositive();
     }
 
     @Test
