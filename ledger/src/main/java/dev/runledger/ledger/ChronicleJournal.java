@@ -22,6 +22,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -49,6 +50,8 @@ final class ChronicleJournal implements Journal {
     /** How many compacted copies this open journal has swapped in; readers compare it with their own. */
     private volatile long compactions;
     private final Set<ChronicleReader> readers = ConcurrentHashMap.newKeySet();
+    /** {@link #usedBytes()} of each day before the last, as measured once; cleared when files change under it. */
+    private final Map<Integer, Long> closedDayBytes = new ConcurrentHashMap<>();
     /** Names the day (cycle) each excerpt is written into; null: Chronicle's own system clock. */
     private final TimeProvider days;
 
@@ -222,24 +225,42 @@ final class ChronicleJournal implements Journal {
     long usedBytes() {
         var l = queueInUse();
         try {
-            return usedBytes(queue);
+            return usedBytes(queue, closedDayBytes);
         } finally {
             l.unlock();
         }
     }
 
     static long usedBytes(SingleChronicleQueue q) {
+        return usedBytes(q, null);
+    }
+
+    /**
+     * What the cycle files hold, summed; {@code closed} (if given) remembers the days before the last, which
+     * appends never touch again: a year of daily files made each metrics scrape open 365 files.
+     */
+    private static long usedBytes(SingleChronicleQueue q, Map<Integer, Long> closed) {
         int first = q.firstCycle();
         int last = q.lastCycle();
         if (first == Integer.MAX_VALUE || last == Integer.MIN_VALUE || first > last) {
             return 0;
         }
         long total = 0;
-        for (Long cycle : q.listCyclesBetween(first, last)) {
-            SingleChronicleQueueStore store = q.storeForCycle(cycle.intValue(), q.epoch(), false, null);
+        for (Long key : q.listCyclesBetween(first, last)) {
+            int cycle = key.intValue();
+            Long known = closed == null || cycle == last ? null : closed.get(cycle);
+            if (known != null) {
+                total += known;
+                continue;
+            }
+            SingleChronicleQueueStore store = q.storeForCycle(cycle, q.epoch(), false, null);
             if (store != null) {
                 try {
-                    total += store.writePosition();
+                    long bytes = store.writePosition();
+                    total += bytes;
+                    if (closed != null && cycle < last) {
+                        closed.put(cycle, bytes);
+                    }
                 } finally {
                     q.closeStore(store);
                 }
@@ -522,6 +543,7 @@ final class ChronicleJournal implements Journal {
     boolean padHoleBefore(long from, long index) {
         var l = queueInUse();
         try {
+            closedDayBytes.clear(); // the padding writes into a day's file
             return padHoleBeforeLocked(from, index);
         } finally {
             l.unlock();
@@ -629,6 +651,7 @@ final class ChronicleJournal implements Journal {
                 throw e;
             } finally {
                 queue = build(directory, days);
+                closedDayBytes.clear();
                 compactions++;
                 lap.accept("reopened");
             }

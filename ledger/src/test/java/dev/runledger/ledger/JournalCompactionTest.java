@@ -146,9 +146,15 @@ class JournalCompactionTest {
             for (String id : List.of("day0-a", "day1-damaged", "day2-b")) {
                 ledger.append(new RunEvent.RunDeleted(id, RunEvent.RunDeleted.RETENTION));
             }
+            long measuredOnDay4 = ((ChronicleJournal) ledger.journal()).usedBytes(); // remembers the days before 4
             clock.now = clock.now.plus(java.time.Duration.ofDays(1)); // day 5: the head's
             ledger.append(TestEvents.completed("live"));
             head = ledger.journal().headIndex();
+            try (ChronicleJournal fresh = ChronicleJournal.open(journal, false)) {
+                assertThat(((ChronicleJournal) ledger.journal()).usedBytes())
+                        .as("the bytes remembered for closed days, the rest measured: as a fresh count")
+                        .isEqualTo(fresh.usedBytes()).isGreaterThan(measuredOnDay4);
+            }
         }
         assertThat(cycleFiles(journal)).as("a file per day written").hasSize(5);
         JournalSurgery.flipBit(journal, "flip-me", 4, 0);
