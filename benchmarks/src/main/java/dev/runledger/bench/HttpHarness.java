@@ -238,10 +238,13 @@ final class HttpHarness {
                     }
                 }
             }, "load-reader"));
+            Hiccups hiccups = new Hiccups(warmupSeconds); // the reader's own floor, beside the server's
             threads.forEach(Thread::start);
             for (Thread t : threads) {
                 t.join();
             }
+            hiccups.stop();
+            System.out.println("load JVM hiccups: p99 " + hiccups.p99() + " ms, max " + hiccups.max() + " ms");
             double measured = seconds - warmupSeconds;
             System.out.printf(Locale.ROOT, "RESULT %.0f %.3f %.3f %.3f%n", events.get() / measured, p99(postNanos), p99(runsNanos),
                     p99(pageNanos));
