@@ -95,8 +95,12 @@ final class ChronicleJournal implements Journal {
                 writeIdOnce(idFile);
             }
             String id = Files.readString(idFile, StandardCharsets.UTF_8).trim();
-            TimeProvider days = clock == null || clock.equals(java.time.Clock.systemUTC()) ? null : new ClockDays(clock);
-            return new ChronicleJournal(dir, id, build(dir, days), days);
+            ClockDays days = clock == null || clock.equals(java.time.Clock.systemUTC()) ? null : new ClockDays(clock);
+            SingleChronicleQueue queue = build(dir, days);
+            if (days != null && queue.lastCycle() >= 0) { // never behind the last day written, even reopened
+                days.atLeast(queue.epoch() + (long) queue.lastCycle() * queue.rollCycle().lengthInMillis());
+            }
+            return new ChronicleJournal(dir, id, queue, days);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open journal at " + dir, e);
         }
@@ -182,6 +186,10 @@ final class ChronicleJournal implements Journal {
         @Override
         public long currentTimeMillis() {
             return latest.accumulateAndGet(clock.millis(), Math::max);
+        }
+
+        void atLeast(long millis) {
+            latest.accumulateAndGet(millis, Math::max);
         }
 
         @Override

@@ -44,6 +44,29 @@ class LedgerTest {
         }
     }
 
+    /**
+     * The ledger's clock names the day an append goes into; a clock behind the journal's last day (set
+     * back, or a ledger reopened with an earlier one) must not send appends to an earlier day's file, whose
+     * indexes are below the head.
+     */
+    @Test
+    void shouldNeverAppendBelowTheHeadWhenTheClockIsBehindTheJournalsLastDay() {
+        TestClock clock = new TestClock();
+        clock.advance(Duration.ofDays(3));
+        long head;
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).clock(clock)
+                .meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()).build())) {
+            ledger.append(TestEvents.created("r-1"));
+            head = ledger.journal().headIndex();
+        }
+        clock.advance(Duration.ofDays(-2));
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(dir.resolve("journal")).clock(clock)
+                .meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()).build())) {
+            assertThat(ledger.append(TestEvents.created("r-2"))).as("after the head of the later day").isGreaterThan(head);
+            assertThat(ledger.append(TestEvents.completed("r-1"))).isGreaterThan(head);
+        }
+    }
+
     @Test
     void shouldReturnIncreasingIndexesReadableFromTheJournal() {
         try (Ledger ledger = Ledger.open(dir)) {
