@@ -52,7 +52,7 @@ final class ChronicleJournal implements Journal {
     private final Set<ChronicleReader> readers = ConcurrentHashMap.newKeySet();
     /** {@link #usedBytes()} of each day before the last, as measured once; cleared when files change under it. */
     private final Map<Integer, Long> closedDayBytes = new ConcurrentHashMap<>();
-    /** Names the day (cycle) each excerpt is written into; null: Chronicle's own system clock. */
+    /** Names the day (cycle) each excerpt is written into; null only for a journal opened read-only. */
     private final TimeProvider days;
 
     private ChronicleJournal(Path directory, String id, SingleChronicleQueue queue, TimeProvider days) {
@@ -74,9 +74,9 @@ final class ChronicleJournal implements Journal {
     }
 
     /**
-     * Opens the journal with {@code clock} deciding which day's cycle file an append goes into (null or the
-     * system clock: Chronicle's own). A ledger passes its configured clock, so that a simulated year (tests,
-     * benchmarks) is laid out in days as a real robot's is.
+     * Opens the journal with {@code clock} deciding which day's cycle file an append goes into (null: the
+     * system clock), never one before the last day written. A ledger passes its configured clock, so that a
+     * simulated year (tests, benchmarks) is laid out in days as a real robot's is.
      */
     static ChronicleJournal open(Path directory, boolean create, java.time.Clock clock) {
         Path dir = directory.toAbsolutePath().normalize();
@@ -95,9 +95,10 @@ final class ChronicleJournal implements Journal {
                 writeIdOnce(idFile);
             }
             String id = Files.readString(idFile, StandardCharsets.UTF_8).trim();
-            ClockDays days = clock == null || clock.equals(java.time.Clock.systemUTC()) ? null : new ClockDays(clock);
+            // The system clock too: stepped back across midnight (NTP), Chronicle would append to the day before.
+            ClockDays days = new ClockDays(clock == null ? java.time.Clock.systemUTC() : clock);
             SingleChronicleQueue queue = build(dir, days);
-            if (days != null && queue.lastCycle() >= 0) { // never behind the last day written, even reopened
+            if (queue.lastCycle() >= 0) { // never behind the last day written, even reopened
                 days.atLeast(queue.epoch() + (long) queue.lastCycle() * queue.rollCycle().lengthInMillis());
             }
             return new ChronicleJournal(dir, id, queue, days);
