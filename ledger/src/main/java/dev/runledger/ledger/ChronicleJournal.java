@@ -404,30 +404,23 @@ final class ChronicleJournal implements Journal {
      * read, or {@code after} if there was none.
      */
     long readRaw(long after, RawSink sink) {
-        return readRaw(after, sink, null);
+        return readRaw(after, sink, null, null);
     }
 
     /**
      * {@link #readRaw(long, RawSink)}, leaving out whole cycles (days) that {@code skipCycle} names without
-     * reading past their first header: compaction drops a day in which every excerpt is dead that way.
-     */
-    long readRaw(long after, RawSink sink, java.util.function.IntPredicate skipCycle) {
-        return readRaw(after, sink, skipCycle, null);
-    }
-
-    /**
-     * {@link #readRaw(long, RawSink, java.util.function.IntPredicate)}; after each excerpt the sink took,
-     * {@code then} (if given) may name a later index to go on after, skipping what lies between unread (one
-     * tailer throughout: making one per skip cost more than the skip saved). Returns the last index read or
-     * skipped to.
+     * reading past their first header (compaction drops a day in which every excerpt is dead that way); after
+     * each excerpt the sink took, {@code then} (if given) may name a later index to go on after, skipping what
+     * lies between unread (one tailer throughout: making one per skip cost more than the skip saved). Returns
+     * the last index read or skipped to.
      */
     long readRaw(long after, RawSink sink, java.util.function.IntPredicate skipCycle, java.util.function.LongUnaryOperator then) {
         byte[] buf = new byte[64 * 1024];
         long last = after;
         var l = queueInUse();
         try (ExcerptTailer tailer = queue.createTailer()) {
-            if (after != NONE && !positionAfter(tailer, after)) {
-                return last;
+            if (after != NONE) {
+                positionAfter(tailer, after);
             }
             RollCycle rollCycle = queue.rollCycle();
             while (true) {
@@ -460,9 +453,7 @@ final class ChronicleJournal implements Journal {
                 }
                 if (jumpTo != NONE) {
                     last = jumpTo;
-                    if (!positionAfter(tailer, jumpTo)) {
-                        return last;
-                    }
+                    positionAfter(tailer, jumpTo);
                 } else if (!moveToCycleAfter(tailer, skipped, skipCycle)) {
                     return last;
                 }
@@ -474,25 +465,63 @@ final class ChronicleJournal implements Journal {
 
     /**
      * Moves {@code tailer} to just after {@code index}, also when the journal no longer holds it (a day that
-     * compaction dropped whole, or one never written): then to the next day that has a file. False if
-     * nothing can follow it yet.
+     * compaction dropped whole, or one never written): then to the next day that has a file, or the end.
      */
-    private boolean positionAfter(ExcerptTailer tailer, long index) {
-        if (tailer.moveToIndex(index)) {
-            try (DocumentContext skipped = tailer.readingDocument()) {
-                skipped.isPresent(); // the caller has read this one already
+    private void positionAfter(ExcerptTailer tailer, long index) {
+        if (!positionAtOrAfter(tailer, index)) {
+            throw new IllegalStateException(this + " holds no excerpt at index " + index + ": it ends at "
+                    + queue.lastIndex());
+        }
+        skipIfAt(tailer, index);
+    }
+
+    /**
+     * Moves {@code tailer} to {@code index} ({@link #NONE}: the start), or where the journal goes on after it
+     * when it does not hold it: the start if it lies before, the next day that has a file if it lies in a gap
+     * between days (never written, or dropped whole by a compaction), the end if no day follows. False, the
+     * tailer unmoved, if it lies past the last excerpt.
+     */
+    private boolean positionAtOrAfter(ExcerptTailer tailer, long index) {
+        if (index == NONE || tailer.moveToIndex(index)) {
+            if (index == NONE) {
+                tailer.toStart();
             }
             return true;
         }
-        if (index < queue.firstIndex()) {
+        long first = queue.firstIndex();
+        if (first == Long.MAX_VALUE || index <= first) {
             tailer.toStart();
             return true;
         }
         if (index > queue.lastIndex()) {
-            throw new IllegalStateException(this + " holds no excerpt at index " + index + ": it ends at "
-                    + queue.lastIndex());
+            return false;
         }
-        return moveToCycleAfter(tailer, queue.rollCycle().toCycle(index), null);
+        int cycle = queue.rollCycle().toCycle(index);
+        if (!tailer.moveToCycle(cycle)) {
+            if (!moveToCycleAfter(tailer, cycle, null)) {
+                tailer.toEnd();
+            }
+            return true;
+        }
+        while (true) { // a day that lacks the index (only a damaged copy does): read up to it
+            if (tailer.index() >= index) {
+                return true;
+            }
+            try (DocumentContext dc = tailer.readingDocument()) {
+                if (!dc.isPresent()) {
+                    return true;
+                }
+            }
+        }
+    }
+
+    /** Reads past the excerpt at {@code index} if the tailer stands on it: the caller asked for what follows. */
+    private static void skipIfAt(ExcerptTailer tailer, long index) {
+        if (tailer.index() == index) {
+            try (DocumentContext dc = tailer.readingDocument()) {
+                dc.isPresent();
+            }
+        }
     }
 
     /** Moves {@code tailer} to the start of the first day after {@code cycle} that has a file and is not skipped. */
@@ -763,51 +792,13 @@ final class ChronicleJournal implements Journal {
         }
 
         private void positionAtOrAfter(long index) {
-            if (index == NONE || tailer.moveToIndex(index)) {
-                if (index == NONE) {
-                    tailer.toStart();
-                }
-                return;
-            }
-            // The index is not in the journal: before the start, past the end, or in a gap between days.
-            long first = tailer.queue().firstIndex();
-            if (first == Long.MAX_VALUE || index <= first) {
-                tailer.toStart();
-                return;
-            }
-            long last = tailer.queue().lastIndex();
-            if (index > last) {
-                tailer.toEnd();
-                return;
-            }
-            // In a gap between days (never written, or dropped whole by a compaction): the next day's start.
-            int cycle = journal.queue.rollCycle().toCycle(index);
-            if (!tailer.moveToCycle(cycle)) {
-                if (!journal.moveToCycleAfter(tailer, cycle, null)) {
-                    tailer.toEnd();
-                }
-                return;
-            }
-            while (true) { // a day that lacks the index (only a damaged copy does): read up to it
-                long next = tailer.index();
-                if (next >= index) {
-                    return;
-                }
-                try (DocumentContext dc = tailer.readingDocument()) {
-                    if (!dc.isPresent()) {
-                        return;
-                    }
-                }
+            if (!journal.positionAtOrAfter(tailer, index)) {
+                tailer.toEnd(); // past the end: what is appended next follows
             }
         }
 
         private void skipIfAt(long index) {
-            if (tailer.index() == index) {
-                try (DocumentContext dc = tailer.readingDocument()) {
-                    // consumed: the caller asked for entries strictly after it
-                    dc.isPresent();
-                }
-            }
+            ChronicleJournal.skipIfAt(tailer, index);
         }
 
         @Override
