@@ -80,15 +80,16 @@ public final class ShipVerifier {
                     if (index > upTo) {
                         continue;
                     }
+                    boolean droppedDay = inDroppedDay(droppedDays, index);
                     if (index <= maxIndex) {
                         n[2]++;
-                        if (!inDroppedDay(droppedDays, index) && !sameAsJournal(journal, index, r.value())) {
+                        if (!droppedDay && !sameAsJournal(journal, index, r.value())) {
                             n[5]++;
                             note(problems, "index " + index + " sent again with other bytes (offset " + r.offset() + ")");
                         }
                         continue;
                     }
-                    if (inDroppedDay(droppedDays, index)) {
+                    if (droppedDay) {
                         // A day compaction left out whole after it was shipped: nothing left to compare with.
                         maxIndex = index;
                         continue;

@@ -242,15 +242,7 @@ public final class JournalCompaction {
         }
 
         boolean drops(String runId, long index) {
-            List<long[]> r = ranges.get(runId);
-            if (r != null) {
-                for (long[] range : r) {
-                    if (index >= range[0] && index <= range[1]) {
-                        return true;
-                    }
-                }
-            }
-            return false;
+            return dropsSpan(runId, index, index);
         }
     }
 
@@ -740,7 +732,6 @@ public final class JournalCompaction {
         }
     }
 
-    /** The last compaction's line of {@code journal.lineage} (a JSON object), or null if the journal was never compacted. */
     /**
      * The index ranges of every day the journal's compactions left out whole ({@code droppedDays} of each
      * lineage line): an index there was dropped, not lost. Empty if there were none or the lineage cannot be read.
@@ -782,6 +773,7 @@ public final class JournalCompaction {
         }
     }
 
+    /** The last compaction's line of {@code journal.lineage} (a JSON object), or null if the journal was never compacted. */
     public static String lastCompaction(Path journalDir) {
         Path file = journalDir.resolve(LINEAGE_FILE);
         try {

@@ -240,14 +240,14 @@ final class Retention {
     }
 
     /** A copy of {@link #deadRanges}, as far as the last {@link #catchUp} read. */
-    Map<String, List<long[]>> deadRanges() {
+    private Map<String, List<long[]>> deadRanges() {
         Map<String, List<long[]>> copy = new HashMap<>();
         deadRanges.forEach((runId, ranges) -> copy.put(runId, new ArrayList<>(ranges)));
         return copy;
     }
 
     /** A copy of what the days read so far hold (the last of them may still grow). */
-    java.util.NavigableMap<Integer, Day> days() {
+    private java.util.NavigableMap<Integer, Day> days() {
         java.util.TreeMap<Integer, Day> copy = new java.util.TreeMap<>();
         days.forEach((cycle, day) -> copy.put(cycle, day.copy()));
         return copy;
