@@ -127,6 +127,36 @@ final class Bench {
     }
 
     /**
+     * The share of the machine's CPU time the hypervisor gave to other guests ("steal" in /proc/stat) since
+     * {@link #cpuTicks()} returned {@code before}, in percent; NaN where /proc/stat is missing. On this VM it
+     * ran at 10-28% during the HTTP reads (vmstat), and while a vCPU is taken away every thread on it waits,
+     * whatever its priority: a latency figure means little without it.
+     */
+    static double stealPercent(long[] before) {
+        long[] now = cpuTicks();
+        if (before == null || now == null) {
+            return Double.NaN;
+        }
+        long total = now[0] - before[0];
+        return total <= 0 ? Double.NaN : 100.0 * (now[1] - before[1]) / total;
+    }
+
+    /** All CPU ticks and steal ticks so far, from the first line of /proc/stat; null where there is none. */
+    static long[] cpuTicks() {
+        try {
+            String cpu = java.nio.file.Files.readAllLines(Path.of("/proc/stat")).get(0);
+            String[] f = cpu.trim().split("\\s+"); // cpu user nice system idle iowait irq softirq steal guest...
+            long total = 0;
+            for (int i = 1; i <= Math.min(8, f.length - 1); i++) {
+                total += Long.parseLong(f[i]);
+            }
+            return new long[] {total, f.length > 8 ? Long.parseLong(f[8]) : 0};
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
      * Takes every append batch at or below {@code index} (now visible: acknowledged, applied) out of
      * {@code appendedAt} (last index of a batch -> its append time) into {@code latencies} as {appended at, lag}.
      */

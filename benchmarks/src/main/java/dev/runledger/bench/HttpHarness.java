@@ -48,8 +48,8 @@ final class HttpHarness {
     static List<Row> readsUnderIngest() throws Exception {
         List<Row> rows = new ArrayList<>();
         Result paced = load(1000, 30, 20_000);
-        rows.add(new Row("  under 20k events/s: label filter / commands page p99", Row.fmt("%.2f / %.2f ms (at %,.0f/s)",
-                paced.runsP99, paced.commandsP99, paced.eventsPerSecond), "-", "-", "<= 5 ms each",
+        rows.add(new Row("  under 20k events/s: label filter / commands page p99", Row.fmt("%.2f / %.2f ms (at %,.0f/s; %.0f%% stolen)",
+                paced.runsP99, paced.commandsP99, paced.eventsPerSecond, paced.stealPercent), "-", "-", "<= 5 ms each",
                 paced.runsP99 <= 5 && paced.commandsP99 <= 5));
         return rows;
     }
@@ -109,7 +109,7 @@ final class HttpHarness {
         }
     }
 
-    private record Result(double eventsPerSecond, double postP99, double runsP99, double commandsP99) {
+    private record Result(double eventsPerSecond, double postP99, double runsP99, double commandsP99, double stealPercent) {
     }
 
     /** One server in this JVM, one load process; {@code rate} 0 sends as fast as the server takes it. */
@@ -118,19 +118,21 @@ final class HttpHarness {
         try (RunLedgerServer server = RunLedgerServer.start(ServerConfig.builder(dir.resolve("journal"),
                 dir.resolve("runs.sqlite")).port(0).maxBodyBytes(64 << 20).shutdownGrace(Duration.ofSeconds(1)).build())) {
             Hiccups hiccups = new Hiccups(seconds / 3);
+            long[] ticks = Bench.cpuTicks();
             String result = ChildProcess.run("load", List.of("-Xmx1g"), Load.class, Integer.toString(server.port()),
                     Integer.toString(batch), Integer.toString(seconds), Integer.toString(rate)).result();
             hiccups.stop();
             System.out.println("   batches of " + batch + (rate == 0 ? ", full speed: " : ", paced at " + rate + " events/s: ")
                     + result + " (events/s, p99 ms of POST, label filter, commands page)");
             System.out.println("   server JVM hiccups (a thread sleeping 1 ms, how much later it woke): p99 "
-                    + hiccups.p99() + " ms, max " + hiccups.max() + " ms");
+                    + hiccups.p99() + " ms, max " + hiccups.max() + " ms; CPU stolen by the hypervisor: "
+                    + String.format(Locale.ROOT, "%.1f%%", Bench.stealPercent(ticks)));
             System.out.println("   server side (http.server.requests, p99): label filter " + serverP99(server, "/runs")
                     + " ms, commands page " + serverP99(server, "/runs/{id}/commands") + " ms, POST " + serverP99(server, "/events")
                     + " ms");
             String[] f = result.split(" ");
             return new Result(Double.parseDouble(f[0]), Double.parseDouble(f[1]), Double.parseDouble(f[2]),
-                    Double.parseDouble(f[3]));
+                    Double.parseDouble(f[3]), Bench.stealPercent(ticks));
         } finally {
             Bench.delete(dir);
         }
