@@ -263,6 +263,7 @@ final class ChronicleLedger implements Ledger {
      * when deletions have made enough of the journal dead.
      */
     private void housekeepingLoop() {
+        learnDaySizes();
         while (!housekeeperStopping) {
             if (retentionDue) {
                 retentionDue = false;
@@ -291,6 +292,21 @@ final class ChronicleLedger implements Ledger {
                 }
             }
             LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
+        }
+    }
+
+    /**
+     * Reads the size of every closed day once, in the background at open: otherwise the first compaction
+     * (for its report of the bytes before it) and the first scrape of {@code ledger_journal_bytes} open every
+     * day's file while they wait, 31-66 ms of a compaction for a robot's year of 365 files.
+     */
+    private void learnDaySizes() {
+        try {
+            journal.usedBytes();
+        } catch (RuntimeException e) {
+            if (!housekeeperStopping) {
+                LOG.warn("{}: cannot read the sizes of its days' files; the first compaction or scrape reads them", journal, e);
+            }
         }
     }
 
