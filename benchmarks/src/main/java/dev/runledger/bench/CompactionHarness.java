@@ -271,26 +271,50 @@ final class CompactionHarness {
 
     /**
      * The floor under any compaction: reading the compacted journal's excerpts and writing them to a new
-     * queue, with no decisions, no hashing, no syncs.
+     * queue, with no decisions, no hashing, no syncs. Each excerpt goes from the source's mapped file to the
+     * copy's in one memory copy. Until 2026-11-23 it went through {@code copyTo(buffer)}, which writes at
+     * the buffer's position without moving it: every excerpt was copied empty, and the baseline was cheaper
+     * than any real copy. The copy's bytes are now counted and checked against the source's.
      */
     private static double rawCopy(Path journal, Path target) {
         long t0 = System.nanoTime();
+        long bytesRead = 0;
+        long excerpts = 0;
         try (SingleChronicleQueue source = SingleChronicleQueueBuilder.binary(journal).build();
              SingleChronicleQueue copy = SingleChronicleQueueBuilder.binary(target).rollCycle(source.rollCycle()).build();
              ExcerptTailer tailer = source.createTailer(); ExcerptAppender appender = copy.createAppender()) {
-            Bytes<?> buf = Bytes.allocateElasticOnHeap(64 * 1024);
             while (true) {
                 try (DocumentContext dc = tailer.readingDocument()) {
                     if (!dc.isPresent()) {
                         break;
                     }
-                    buf.clear();
-                    dc.wire().bytes().copyTo(buf);
-                    appender.writeBytes(buf);
+                    Bytes<?> bytes = dc.wire().bytes();
+                    bytesRead += bytes.readRemaining();
+                    excerpts++;
+                    appender.writeBytes(bytes);
                 }
             }
         }
-        return (System.nanoTime() - t0) / 1e9;
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long bytesWritten = 0;
+        long excerptsWritten = 0;
+        try (SingleChronicleQueue copy = SingleChronicleQueueBuilder.binary(target).readOnly(true).build();
+             ExcerptTailer tailer = copy.createTailer()) {
+            while (true) {
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        break;
+                    }
+                    bytesWritten += dc.wire().bytes().readRemaining();
+                    excerptsWritten++;
+                }
+            }
+        }
+        if (bytesWritten != bytesRead || excerptsWritten != excerpts) {
+            throw new IllegalStateException("the raw copy of " + journal + " holds " + excerptsWritten + " excerpts of "
+                    + bytesWritten + " bytes, the source " + excerpts + " of " + bytesRead);
+        }
+        return seconds;
     }
 
     /** A copy as {@code cp --sparse=always} makes it: Chronicle's cycle files are mostly holes. */
