@@ -298,7 +298,7 @@ final class ChronicleLedger implements Ledger {
     /**
      * Reads the size of every closed day once, in the background at open: otherwise the first compaction
      * (for its report of the bytes before it) and the first scrape of {@code ledger_journal_bytes} open every
-     * day's file while they wait, 31-66 ms of a compaction for a robot's year of 365 files.
+     * day's file while they wait, 31-91 ms of a compaction for a robot's year of 365 files.
      */
     private void learnDaySizes() {
         try {
