@@ -60,7 +60,8 @@ public final class RawJson {
     }
 
     /**
-     * The bytes themselves, without a copy, for writers that copy them onward (a JSON generator's buffer).
+     * The bytes themselves, without a copy, for writers that copy them onward (a JSON generator's buffer,
+     * SQLite's bind of a batched statement).
      * Callers must not modify the array; everyone else uses {@link #toByteArray()} or {@link #writeTo}.
      */
     public byte[] bytesForWriting() {

@@ -406,19 +406,21 @@ final class ApplyEngine implements AutoCloseable {
 
     private void addCommand(RunRow run, PendingCommand p) throws SQLException {
         long rowid = firstCommandRowid(run.rowid) | p.position;
+        // The command's own bytes, not a copy: the batch only holds them until SQLite copies them at bind. A copy
+        // here was 11% of what a server under 20k events/s of ingest allocated (JFR allocation samples).
         if (p.insert) {
             insCmd.setString(1, run.id);
             insCmd.setInt(2, p.position);
             insCmd.setString(3, p.commandId);
             insCmd.setString(4, p.commandType);
             insCmd.setString(5, p.status);
-            insCmd.setBytes(6, p.json.toByteArray());
+            insCmd.setBytes(6, p.json.bytesForWriting());
             insCmd.setLong(7, rowid);
             insCmd.addBatch();
         } else {
             updCmd.setString(1, p.commandType);
             updCmd.setString(2, p.status);
-            updCmd.setBytes(3, p.json.toByteArray());
+            updCmd.setBytes(3, p.json.bytesForWriting());
             updCmd.setLong(4, rowid);
             updCmd.addBatch();
         }
