@@ -89,8 +89,8 @@ final class CompactionHarness {
             // One compaction per journal, and this VM's timings swing by a third between runs: three rounds, each
             // on its own copy of the same year (copied while no ledger has it open), give medians, not one draw.
             // Round 0 comes first and is left out of the medians: the JVM's first compaction ran with the copy's
-            // code still being compiled (its copy took 1.4-2.6x as long as the next rounds'), while the raw copy after it ran
-            // warm on the same Chronicle code.
+            // code still being compiled (its copy took 1.4-2.6x as long as the next rounds'), while the raw copy
+            // after it ran warm on the same Chronicle code.
             List<Path> rounds = new ArrayList<>(List.of(journal));
             for (int k = 1; k <= ROUNDS; k++) {
                 Path copy = dir.resolve("journal-" + k);
