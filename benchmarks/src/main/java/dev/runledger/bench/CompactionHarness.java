@@ -167,8 +167,8 @@ final class CompactionHarness {
                     Bench.delete(round);
                 }
             }
-            double[] compactMeasured = java.util.Arrays.copyOfRange(compactSeconds, 1, ROUNDS + 1);
-            double[] rawMeasured = java.util.Arrays.copyOfRange(rawSeconds, 1, ROUNDS + 1);
+            double[] compactMeasured = measured(compactSeconds);
+            double[] rawMeasured = measured(rawSeconds);
             double compact = Bench.median(compactMeasured);
             double raw = Bench.median(rawMeasured);
             double rawAndDelete = Bench.median(java.util.stream.IntStream.rangeClosed(1, ROUNDS)
@@ -188,8 +188,7 @@ final class CompactionHarness {
                     Row.fmt("%.3f s", compact), Row.fmt("raw copy + rm of the old files %.3f s", rawAndDelete),
                     Row.fmt("%.2fx", rawAndDelete / compact), ">= 0.5x", rawAndDelete / compact >= 0.5));
             rows.add(new Row("  the same, strictly: against the raw copy alone", Row.fmt("%.3f s", compact),
-                    Row.fmt("raw copy %.3f s (rm %.3f s)", raw,
-                            Bench.median(java.util.Arrays.copyOfRange(deleteSeconds, 1, ROUNDS + 1))),
+                    Row.fmt("raw copy %.3f s (rm %.3f s)", raw, Bench.median(measured(deleteSeconds))),
                     Row.fmt("%.2fx raw", raw / compact), ">= 0.5x raw", raw / compact >= 0.5));
             rows.add(new Row("robot year " + layout + " (1M events): longest append during compaction, worst of " + (ROUNDS + 1)
                     + " (round 0 too)",
@@ -323,6 +322,11 @@ final class CompactionHarness {
         if (p.waitFor() != 0) {
             throw new IllegalStateException("cp " + from + " " + to + " failed");
         }
+    }
+
+    /** The rounds the medians count: all but round 0, the warm-up. */
+    private static double[] measured(double[] perRound) {
+        return java.util.Arrays.copyOfRange(perRound, 1, perRound.length);
     }
 
     private static double min(double[] values) {
