@@ -132,22 +132,22 @@ class JournalCompactionTest {
             commands(ledger, "day0-a", 30, "gone");
             ledger.append(TestEvents.completed("day0-a"));
             inDroppedDay = ledger.journal().headIndex();
-            clock.now = clock.now.plus(java.time.Duration.ofDays(1));
+            clock.advance(java.time.Duration.ofDays(1));
             ledger.append(TestEvents.created("day1-damaged"));
             commands(ledger, "day1-damaged", 10, "flip-me");
             ledger.append(TestEvents.completed("day1-damaged"));
-            clock.now = clock.now.plus(java.time.Duration.ofDays(1));
+            clock.advance(java.time.Duration.ofDays(1));
             ledger.append(TestEvents.created("day2-b"));
             commands(ledger, "day2-b", 30, "gone");
             ledger.append(TestEvents.completed("day2-b"));
             ledger.append(TestEvents.created("live")); // a live run on day 2: the day stays, b's events as stand-ins
-            clock.now = clock.now.plus(java.time.Duration.ofDays(2)); // day 3 has no file at all; day 4
+            clock.advance(java.time.Duration.ofDays(2)); // day 3 has no file at all; day 4
             commands(ledger, "live", 10, "kept");
             for (String id : List.of("day0-a", "day1-damaged", "day2-b")) {
                 ledger.append(new RunEvent.RunDeleted(id, RunEvent.RunDeleted.RETENTION));
             }
             long measuredOnDay4 = ((ChronicleJournal) ledger.journal()).usedBytes(); // remembers the days before 4
-            clock.now = clock.now.plus(java.time.Duration.ofDays(1)); // day 5: the head's
+            clock.advance(java.time.Duration.ofDays(1)); // day 5: the head's
             ledger.append(TestEvents.completed("live"));
             head = ledger.journal().headIndex();
             try (ChronicleJournal fresh = ChronicleJournal.open(journal, false)) {

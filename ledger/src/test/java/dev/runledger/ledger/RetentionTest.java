@@ -154,7 +154,7 @@ class RetentionTest {
             try (Ledger ledger = Ledger.open(LedgerConfig.builder(journal).clock(clock)
                     .meterRegistry(new SimpleMeterRegistry()).build())) {
                 for (int step = 0; step < 300; step++) {
-                    clock.now = clock.now.plus(Duration.ofMinutes(random.nextInt(600)));
+                    clock.advance(Duration.ofMinutes(random.nextInt(600)));
                     List<String> live = new ArrayList<>(model.keySet());
                     int action = random.nextInt(10);
                     if (action < 4 || live.isEmpty()) {
