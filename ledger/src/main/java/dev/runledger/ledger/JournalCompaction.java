@@ -60,12 +60,17 @@ public final class JournalCompaction {
     private static final long MIN_DEAD_SPAN = 32;
 
     /**
-     * What a compaction did. {@code appendsHeld} is how long appends waited for it: the tail and the swap
-     * online, all of it offline (no ledger was open).
+     * What a compaction did. {@code took} is all of it, the old files' deletion included; {@code steps} says
+     * where that time went, in order ({@link #STEPS_ONLINE} or {@link #STEPS_OFFLINE}). {@code appendsHeld} is
+     * how long appends waited for it: the tail and the swap online, all of it offline (no ledger was open).
      */
     public record Result(long excerpts, long droppedEvents, int droppedRuns, int heldBackRuns, List<String> heldBackBy,
                          long bytesBefore, long bytesAfter, Duration took, Duration appendsHeld, String chainBefore,
-                         String chainAfter, Set<String> droppedRunIds, int droppedDays) {
+                         String chainAfter, Set<String> droppedRunIds, int droppedDays, Map<String, Duration> steps) {
+        public Result {
+            steps = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(steps));
+        }
+
         /** Disk space returned to the file system. */
         public long reclaimedBytes() {
             return Math.max(0, bytesBefore - bytesAfter);
@@ -73,9 +78,21 @@ public final class JournalCompaction {
 
         Result withAppendsHeld(Duration held) {
             return new Result(excerpts, droppedEvents, droppedRuns, heldBackRuns, heldBackBy, bytesBefore, bytesAfter, took,
-                    held, chainBefore, chainAfter, droppedRunIds, droppedDays);
+                    held, chainBefore, chainAfter, droppedRunIds, droppedDays, steps);
+        }
+
+        /** This result once every step has run: {@code took} is their sum. */
+        Result withSteps(Laps laps) {
+            return new Result(excerpts, droppedEvents, droppedRuns, heldBackRuns, heldBackBy, bytesBefore, bytesAfter,
+                    laps.total(), appendsHeld, chainBefore, chainAfter, droppedRunIds, droppedDays, laps.steps());
         }
     }
+
+    /** The steps of an online compaction, in the order they run: appends wait only during {@code appends held}. */
+    public static final List<String> STEPS_ONLINE = List.of("finding deleted runs", "copy", "sync", "appends held",
+            "old files deleted");
+    /** The steps of an offline compaction ({@link #compact}); the copy's sync is part of {@code copy}. */
+    public static final List<String> STEPS_OFFLINE = List.of("finding deleted runs", "copy", "swap", "old files deleted");
 
     private JournalCompaction() {
     }
@@ -97,8 +114,10 @@ public final class JournalCompaction {
                     + " (serve --compact-when-dead, DELETE /runs/{id}?erase=true) or stop it first")) {
                 Path copy;
                 Result result;
+                Laps steps = new Laps(start);
                 try (ChronicleJournal source = ChronicleJournal.open(journalDir, false);
                      Copy c = new Copy(source, force, start)) {
+                    steps.lap("finding deleted runs");
                     // The seal written when its ledger closed holds the chain head already; hashing every byte
                     // again cost 40% of the compaction, so only a seal behind the head does.
                     String sealedHead = sealedHead(journalDir, source);
@@ -106,7 +125,14 @@ public final class JournalCompaction {
                     result = c.finish(sealedHead, start);
                     copy = c.copy;
                 }
-                swap(journalDir, copy);
+                steps.lap("copy");
+                swap(journalDir, copy, false);
+                steps.lap("swap");
+                deleteTree(sibling(journalDir, ".precompact"));
+                steps.lap("old files deleted");
+                result = result.withSteps(steps);
+                Duration all = result.took();
+                result = result.withAppendsHeld(all); // no ledger was open: appends could not run at all
                 log(journalDir, result);
                 return result;
             }
@@ -130,10 +156,10 @@ public final class JournalCompaction {
                                  HoldAppends holdingAppends) {
         long start = System.nanoTime();
         Path journalDir = source.directory();
-        Laps phases = new Laps();
+        Laps steps = new Laps(start);
         try (ExclusiveFileLock swapLock = lockCompaction(journalDir);
              Copy c = new Copy(source, force, start, known)) {
-            phases.lap("finding deleted runs");
+            steps.lap("finding deleted runs");
             // Each pass copies what was appended during the last, and is shorter while the copy gains on the
             // appends. Once a pass is no shorter than the one before, appends are outpacing the copy: further
             // passes would only grow (a copy with C1's SHA-256 behind a full-speed appender went on for minutes,
@@ -149,10 +175,10 @@ public final class JournalCompaction {
                     break;
                 }
             }
-            phases.lap("copy (" + passes + " passes)");
+            steps.lap("copy");
             c.syncBulk(); // so that the sync with appends held writes only the tail
             c.copyAll(false); // what arrived during the sync, still without holding appends
-            phases.lap("sync");
+            steps.lap("sync");
             Swapped swapped = holdingAppends.run(chainBefore -> {
                 long held = System.nanoTime();
                 c.laps = new Laps();
@@ -172,18 +198,20 @@ public final class JournalCompaction {
                 Result result = new Result(r.excerpts(), r.droppedEvents(), r.droppedRuns(), r.heldBackRuns(), r.heldBackBy(),
                         r.bytesBefore(), r.bytesAfter(), Duration.ofNanos(System.nanoTime() - start),
                         Duration.ofNanos(System.nanoTime() - held), r.chainBefore(), r.chainAfter(), r.droppedRunIds(),
-                        r.droppedDays());
+                        r.droppedDays(), Map.of());
                 Map<String, Long> deletions = new HashMap<>();
                 c.dead.ranges.forEach((runId, ranges) -> deletions.put(runId, ranges.get(ranges.size() - 1)[1]));
                 return new Swapped(result, appendLock, deletions);
             });
-            phases.lap("held");
+            steps.lap("appends held");
             // Deleting the old files (hundreds of MB) takes a while: not while appends wait.
             deleteTree(sibling(journalDir, ".precompact"));
-            phases.lap("old files deleted");
-            log(journalDir, swapped.result());
-            LOG.info("{}: compaction took {}; appends were held for {}", journalDir, phases, c.laps);
-            return swapped;
+            steps.lap("old files deleted");
+            Result result = swapped.result().withSteps(steps);
+            log(journalDir, result);
+            LOG.info("{}: compaction took {}, its copy in {} passes; appends were held for {}", journalDir, steps, passes,
+                    c.laps);
+            return new Swapped(result, swapped.appendLock(), swapped.droppedDeletions());
         }
     }
 
@@ -508,7 +536,7 @@ public final class JournalCompaction {
          */
         private void warmUp() throws IOException {
             lineage(source, copied, droppedDayRanges, new Result(excerpts, dropped + dropDayEvents, dead.runs, dead.heldBack, List.of(), bytesBefore, 0,
-                    Duration.ZERO, Duration.ZERO, "", "", Set.of(), dropDays.cardinality()));
+                    Duration.ZERO, Duration.ZERO, "", "", Set.of(), dropDays.cardinality(), Map.of()));
             SingleChronicleQueueBuilder.binary(copy).readOnly(true).build().close();
         }
 
@@ -538,7 +566,8 @@ public final class JournalCompaction {
                 });
                 String headBefore = chainBefore != null ? chainBefore : (before != null ? before : after).hex();
                 Result result = new Result(excerpts, dropped + dropDayEvents, dead.runs, dead.heldBack, List.copyOf(heldBackBy), bytesBefore,
-                        bytesAfter, took, took, headBefore, after.hex(), Set.copyOf(dead.ranges.keySet()), dropDays.cardinality());
+                        bytesAfter, took, took, headBefore, after.hex(), Set.copyOf(dead.ranges.keySet()), dropDays.cardinality(),
+                        Map.of());
                 Files.writeString(copy.resolve(LINEAGE_FILE), lineage(source, copied, droppedDayRanges, result) + "\n", StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                 lap("lineage");
@@ -606,20 +635,42 @@ public final class JournalCompaction {
     private static final byte[] STAND_IN = {EventEncoding.COMPACTED};
 
     /** Where the time of a step went: "12 ms (tail 1, close 3, sync 6, ...)", for the log. */
-    private static final class Laps {
-        private final long start = System.nanoTime();
-        private long last = start;
-        private final StringBuilder steps = new StringBuilder();
+    /** Times consecutive steps: each lap ends one, named, and starts the next. */
+    static final class Laps {
+        private final long start;
+        private long last;
+        private final Map<String, Duration> steps = new java.util.LinkedHashMap<>();
+
+        Laps() {
+            this(System.nanoTime());
+        }
+
+        /** Laps whose first step began at {@code start} ({@link System#nanoTime}). */
+        Laps(long start) {
+            this.start = start;
+            this.last = start;
+        }
 
         void lap(String step) {
             long now = System.nanoTime();
-            steps.append(steps.length() == 0 ? "" : ", ").append(step).append(' ').append((now - last) / 1_000_000);
+            steps.merge(step, Duration.ofNanos(now - last), Duration::plus);
             last = now;
+        }
+
+        Map<String, Duration> steps() {
+            return steps;
+        }
+
+        Duration total() {
+            return Duration.ofNanos(last - start);
         }
 
         @Override
         public String toString() {
-            return (last - start) / 1_000_000 + " ms (" + steps + ")";
+            StringBuilder out = new StringBuilder().append(total().toMillis()).append(" ms (");
+            steps.forEach((step, took) -> out.append(out.charAt(out.length() - 1) == '(' ? "" : ", ").append(step).append(' ')
+                    .append(took.toMillis()));
+            return out.append(')').toString();
         }
     }
 

@@ -93,6 +93,10 @@ class JournalCompactionTest {
 
         assertThat(result.droppedRuns()).isEqualTo(2);
         assertThat(result.droppedEvents()).isEqualTo(53 + 2);
+        assertThat(result.steps().keySet()).as("where the time went").containsExactlyElementsOf(JournalCompaction.STEPS_OFFLINE);
+        assertThat(result.steps().values().stream().reduce(java.time.Duration.ZERO, java.time.Duration::plus))
+                .as("the old files' deletion counts in the compaction's time").isEqualTo(result.took());
+        assertThat(result.appendsHeld()).as("offline, no append could run at all").isEqualTo(result.took());
         assertThat(events(journal)).as("live events at their own indexes, the same bytes").isEqualTo(expected);
         try (Journal j = Journal.openExisting(journal)) {
             assertThat(j.headIndex()).as("positions never go backwards").isEqualTo(head);

@@ -211,6 +211,10 @@ class OnlineCompactionTest {
             JournalCompaction.Result dropped = ledger.compact(false);
             assertThat(dropped.droppedRunIds()).containsExactly("a");
             assertThat(dropped.bytesAfter()).as("bytes the cycles hold").isLessThan(dropped.bytesBefore());
+            assertThat(dropped.steps().keySet()).as("where the time went").containsExactlyElementsOf(JournalCompaction.STEPS_ONLINE);
+            assertThat(dropped.steps().values().stream().reduce(Duration.ZERO, Duration::plus))
+                    .as("the old files' deletion counts in the compaction's time").isEqualTo(dropped.took());
+            assertThat(dropped.appendsHeld()).isLessThanOrEqualTo(dropped.steps().get("appends held"));
         }
     }
 

@@ -47,6 +47,14 @@ final class CompactCommand implements Callable<Integer> {
                 g.writeNumberField("bytesBefore", r.bytesBefore());
                 g.writeNumberField("bytesAfter", r.bytesAfter());
                 g.writeNumberField("millis", r.took().toMillis());
+                g.writeArrayFieldStart("steps"); // where the time went, in order
+                for (var step : r.steps().entrySet()) {
+                    g.writeStartObject();
+                    g.writeStringField("step", step.getKey());
+                    g.writeNumberField("millis", step.getValue().toMillis());
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
                 g.writeStringField("chainBefore", r.chainBefore());
                 g.writeStringField("chainAfter", r.chainAfter());
                 g.writeEndObject();
@@ -54,12 +62,19 @@ final class CompactCommand implements Callable<Integer> {
         } else {
             System.out.println("compact: dropped " + r.droppedEvents() + " events of " + r.droppedRuns() + " deleted run(s) of "
                     + r.excerpts() + " excerpts kept in place (" + r.droppedDays() + " whole days left out) in "
-                    + r.took().toMillis() + " ms; journal files " + r.bytesBefore() + " -> "
+                    + r.took().toMillis() + " ms (" + steps(r) + "); journal files " + r.bytesBefore() + " -> "
                     + r.bytesAfter() + " bytes");
             if (r.heldBackRuns() > 0) {
                 System.out.println("compact: kept " + r.heldBackRuns() + " deleted run(s) that reader(s) " + r.heldBackBy()
                         + " have not passed yet; run them, remove their file under readers/, or --force");
             }
         }
+    }
+
+    private static String steps(JournalCompaction.Result r) {
+        StringBuilder out = new StringBuilder();
+        r.steps().forEach((step, took) -> out.append(out.length() == 0 ? "" : ", ").append(step).append(' ')
+                .append(took.toMillis()).append(" ms"));
+        return out.toString();
     }
 }

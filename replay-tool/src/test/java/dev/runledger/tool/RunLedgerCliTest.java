@@ -206,7 +206,8 @@ class RunLedgerCliTest extends CliTestSupport {
         assertThat(stdout()).contains("keep").doesNotContain("secret");
         assertThat(run("", "verify", "--journal", journal, "--db", db)).as(stdout() + stderr()).isZero();
         assertThat(run("", "compact", "--journal", journal, "--json")).isZero();
-        assertThat(stdout()).contains("\"droppedRuns\":0");
+        assertThat(stdout()).contains("\"droppedRuns\":0").contains("{\"step\":\"finding deleted runs\",\"millis\":")
+                .contains("{\"step\":\"old files deleted\",\"millis\":");
         String lineage = dev.runledger.ledger.JournalCompaction.lastCompaction(Path.of(journal));
         assertThat(lineage).startsWith("{\"compactedAt\":\"").contains("\"droppedRuns\":0").contains("\"journalId\":\"");
     }
