@@ -62,13 +62,14 @@ final class ChronicleLedger implements Ledger {
     /** Retention's view of the runs; guarded by its own monitor, so the long catch-up scan holds no append lock. */
     private final Retention retention;
     private final RetentionPolicy retentionPolicy;
-    /** Applies retention after completions and compacts when the dead share passes its threshold; null if neither. */
+    /** Applies retention after completions and compacts when the dead share or the size passes its threshold; null if neither. */
     private final Thread housekeeper;
     private final Counter retentionDeleted;
     private volatile boolean retentionDue;
     private volatile boolean housekeeperStopping;
     private final double compactWhenDead;
-    /** Set at open and by every deletion; the housekeeper then checks the dead share. */
+    private final long compactWhenBytes;
+    /** Set at open and by every deletion; the housekeeper then checks the dead share and the size. */
     private volatile boolean compactionDue;
     private volatile long lastDeletionIndex = Journal.NONE;
     /** Compactions start at most once a minute: runs held back by a slow reader keep the share high meanwhile. */
@@ -124,9 +125,10 @@ final class ChronicleLedger implements Ledger {
         this.retentionDeleted = Counter.builder("ledger.retention.deleted")
                 .description("Runs deleted by the retention policy").register(config.meterRegistry());
         this.compactWhenDead = config.compactWhenDead();
-        if ((retentionPolicy != null || compactWhenDead > 0) && !refuseAppends) {
+        this.compactWhenBytes = config.compactWhenBytes();
+        if ((retentionPolicy != null || compactsByItself()) && !refuseAppends) {
             retentionDue = retentionPolicy != null; // the policy may be new, or stricter than the last one: apply it at open
-            compactionDue = compactWhenDead > 0;
+            compactionDue = compactsByItself();
             housekeeper = new Thread(this::housekeepingLoop, "runledger-housekeeping");
             housekeeper.setDaemon(true);
         } else {
@@ -310,14 +312,23 @@ final class ChronicleLedger implements Ledger {
         }
     }
 
+    private boolean compactsByItself() {
+        return compactWhenDead > 0 || compactWhenBytes > 0;
+    }
+
     private void compactIfDead() {
         double dead;
+        long deadEvents;
         synchronized (retention) {
             retention.catchUp();
-            long all = retention.liveEvents() + retention.deadEvents();
-            dead = all == 0 ? 0 : (double) retention.deadEvents() / all;
+            deadEvents = retention.deadEvents();
+            long all = retention.liveEvents() + deadEvents;
+            dead = all == 0 ? 0 : (double) deadEvents / all;
         }
-        if (dead < compactWhenDead) {
+        boolean byShare = compactWhenDead > 0 && dead >= compactWhenDead;
+        long bytes = compactWhenBytes > 0 && deadEvents > 0 ? journal.usedBytes() : 0;
+        boolean bySize = bytes > compactWhenBytes && compactWhenBytes > 0;
+        if (!byShare && !bySize) {
             return;
         }
         // Give registered readers the time to pass the deletions, rather than hold those runs back until the next compaction.
@@ -326,10 +337,21 @@ final class ChronicleLedger implements Ledger {
         if (housekeeperStopping) {
             return;
         }
-        LOG.info("{}: {}% of the journal's events belong to deleted runs (threshold {}%): compacting", journal,
-                Math.round(dead * 100), Math.round(compactWhenDead * 100));
+        if (byShare) {
+            LOG.info("{}: {}% of the journal's events belong to deleted runs (threshold {}%): compacting", journal,
+                    Math.round(dead * 100), Math.round(compactWhenDead * 100));
+        } else {
+            LOG.info("{}: the journal holds {} bytes (limit {}), {}% of its events of deleted runs: compacting", journal,
+                    bytes, compactWhenBytes, Math.round(dead * 100));
+        }
         lastCompactionStart = System.nanoTime();
-        compact(false);
+        JournalCompaction.Result r = compact(false);
+        if (compactWhenBytes > 0 && r.bytesAfter() > compactWhenBytes) {
+            LOG.warn("{}: after compaction the journal still holds {} bytes, above its limit of {}: the runs kept take more"
+                    + " than the limit allows (keep fewer runs, or raise the limit){}", journal, r.bytesAfter(), compactWhenBytes,
+                    r.heldBackRuns() > 0 ? "; " + r.heldBackRuns() + " deleted run(s) were held back for readers " + r.heldBackBy()
+                            : "");
+        }
     }
 
     /**
@@ -489,7 +511,7 @@ final class ChronicleLedger implements Ledger {
         runs.apply(event, index);
         if (event.eventType() == EventType.RUN_DELETED) {
             lastDeletionIndex = index;
-            compactionDue = compactWhenDead > 0;
+            compactionDue = compactsByItself();
         }
         metrics.appended(event);
         if (durability instanceof Durability.Sync sync) {

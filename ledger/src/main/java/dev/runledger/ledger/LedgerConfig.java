@@ -18,6 +18,7 @@ public final class LedgerConfig {
     private final java.time.Duration sealInterval;
     private final RetentionPolicy retention;
     private final double compactWhenDead;
+    private final long compactWhenBytes;
 
     private LedgerConfig(Builder b) {
         this.journalDirectory = b.journalDirectory;
@@ -29,6 +30,7 @@ public final class LedgerConfig {
         this.sealInterval = b.sealInterval;
         this.retention = b.retention;
         this.compactWhenDead = b.compactWhenDead;
+        this.compactWhenBytes = b.compactWhenBytes;
     }
 
     /** True: a journal found missing events refuses appends until {@code runledger repair --accept-loss}. */
@@ -46,6 +48,11 @@ public final class LedgerConfig {
         return compactWhenDead;
     }
 
+    /** The journal size (bytes its cycles hold) past which it is compacted online if any of it is dead; 0: never. */
+    public long compactWhenBytes() {
+        return compactWhenBytes;
+    }
+
     /** How often the ledger extends its seal over new appends (besides at every sync and at close). */
     public java.time.Duration sealInterval() {
         return sealInterval;
@@ -57,6 +64,14 @@ public final class LedgerConfig {
             throw new IllegalArgumentException("compactWhenDead must be a share in [0, 1) but was " + share);
         }
         return share;
+    }
+
+    /** Returns {@code bytes} if it is a valid {@link Builder#compactWhenBytes} (0 or more), for configs that pass it on. */
+    public static long checkSizeLimit(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("compactWhenBytes must be 0 (off) or a size in bytes but was " + bytes);
+        }
+        return bytes;
     }
 
     public static Builder builder(Path journalDirectory) {
@@ -103,6 +118,7 @@ public final class LedgerConfig {
         private java.time.Duration sealInterval = java.time.Duration.ofSeconds(1);
         private RetentionPolicy retention;
         private double compactWhenDead;
+        private long compactWhenBytes;
 
         private Builder(Path journalDirectory) {
             this.journalDirectory = Objects.requireNonNull(journalDirectory, "journalDirectory");
@@ -136,6 +152,18 @@ public final class LedgerConfig {
          */
         public Builder compactWhenDead(double share) {
             this.compactWhenDead = checkDeadShare(share);
+            return this;
+        }
+
+        /**
+         * Compacts the journal online, on a background thread, once its cycles hold more than {@code bytes}
+         * (0 turns it off) and any of its events belong to deleted runs: a limit for a robot's small disk, which
+         * a dead share alone does not give when the runs kept are large. Checked when {@link #compactWhenDead}
+         * is, and either threshold starts a compaction. A journal whose live runs alone pass the limit is
+         * reported in the log after each compaction: keep fewer runs, or raise the limit.
+         */
+        public Builder compactWhenBytes(long bytes) {
+            this.compactWhenBytes = checkSizeLimit(bytes);
             return this;
         }
 

@@ -26,6 +26,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Compaction by the ledger that appends to the journal: appends and reads go on, positions keep their meaning. */
 class OnlineCompactionTest {
@@ -233,6 +234,42 @@ class OnlineCompactionTest {
                     .anyMatch(l -> l.contains("\"runId\":\"r-5\""));
             assertThat(registry.get("ledger.compaction.last").gauge().value()).isPositive();
         }
+    }
+
+    /**
+     * A size limit compacts a journal whose dead share is far below any share threshold (one run of six):
+     * a robot's disk fills with the runs it keeps when they are large. Below the limit nothing happens;
+     * the limit is checked at open, as the share is.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void shouldCompactByItselfOnceTheJournalPassesItsSizeLimitWithAnythingDead() throws Exception {
+        Path journalDir = dir.resolve("journal");
+        RetentionPolicy keepFive = RetentionPolicy.builder().keepRuns(5).build();
+        long bytes;
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(journalDir).meterRegistry(new SimpleMeterRegistry())
+                .retention(keepFive).compactWhenDead(0.5).compactWhenBytes(1L << 40).build())) {
+            for (int r = 0; r < 6; r++) {
+                ledger.append(run("r-" + r, 50));
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> ledger.retentionStatus().totalDeleted() == 1);
+            Thread.sleep(2_500); // the housekeeper looks every second after a deletion: it has looked, and left it
+            assertThat(ledger.journal().compactions()).as("1 of 6 runs dead, far below both thresholds").isZero();
+            bytes = ((ChronicleJournal) ledger.journal()).usedBytes();
+        }
+        try (Ledger ledger = Ledger.open(LedgerConfig.builder(journalDir).meterRegistry(new SimpleMeterRegistry())
+                .retention(keepFive).compactWhenBytes(bytes - 1).build())) {
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> ledger.journal().compactions() > 0);
+            assertThat(events(ledger.journal()).values()).noneMatch(l -> l.contains("\"runId\":\"r-0\""))
+                    .anyMatch(l -> l.contains("\"runId\":\"r-1\""));
+            assertThat(((ChronicleJournal) ledger.journal()).usedBytes()).isLessThan(bytes);
+        }
+    }
+
+    @Test
+    void shouldRefuseANegativeSizeLimit() {
+        assertThatThrownBy(() -> LedgerConfig.builder(dir).compactWhenBytes(-1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("compactWhenBytes").hasMessageContaining("-1");
     }
 
     /**

@@ -72,6 +72,12 @@ final class ServeCommand implements Callable<Integer> {
             + " compaction a minute. Appends wait only for the compaction's tail and swap.")
     String compactWhenDead;
 
+    @Option(names = "--compact-when-size", paramLabel = "SIZE", converter = SizeOption.class, description = "Compact the"
+            + " journal while serving once its files hold more than SIZE (e.g. 512MiB, 2GiB) and any of it belongs to deleted"
+            + " runs: a limit for a small disk, checked when --compact-when-dead is. The log says so when the runs kept alone"
+            + " take more than SIZE.")
+    Long compactWhenSize;
+
     @Option(names = "--project-from", paramLabel = "HOST:PORT", description = "With --postgres: also run the fleet"
             + " projector in this process, consuming this Kafka cluster (its metrics then appear on /metrics).")
     String projectFrom;
@@ -158,9 +164,10 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         double threshold = compactionThreshold();
         if (postgres != null) {
-            if (journal != null || db != null || shipTo != null || threshold >= 0 || retention.policy() != null) {
+            if (journal != null || db != null || shipTo != null || threshold >= 0 || compactWhenSize != null
+                    || retention.policy() != null) {
                 throw new IllegalArgumentException("--postgres serves the fleet read-only: --journal, --db, --ship-to,"
-                        + " --compact-when-dead and retention go with a robot's own server");
+                        + " --compact-when-dead, --compact-when-size and retention go with a robot's own server");
             }
         } else if (projectFrom != null) {
             throw new IllegalArgumentException("--project-from goes with --postgres: it runs the fleet projector");
@@ -171,7 +178,8 @@ final class ServeCommand implements Callable<Integer> {
             NewJournal.check("serve", journal, create);
         }
         ServerConfig.Builder builder = postgres != null ? ServerConfig.fleet(postgres, schema)
-                : ServerConfig.builder(journal, db).retention(retention.policy()).compactWhenDead(Math.max(0, threshold));
+                : ServerConfig.builder(journal, db).retention(retention.policy()).compactWhenDead(Math.max(0, threshold))
+                        .compactWhenBytes(compactWhenSize == null ? 0 : compactWhenSize);
         ServerConfig config = builder.bind(bind).port(port).token(token()).tls(tls())
                 .publicMetrics(publicMetrics).maxBodyBytes(maxBodyBytes).maxWait(java.time.Duration.ofMillis(maxWaitMs))
                 .build();

@@ -183,6 +183,18 @@ class RunLedgerCliTest extends CliTestSupport {
     }
 
     @Test
+    void shouldNameTheOptionAndTheValueOfASizeItCannotRead() {
+        String journal = dir.resolve("journal").toString();
+        String db = dir.resolve("runs.sqlite").toString();
+        for (String size : new String[] {"12XB", "-5MiB", "lots", "99999999999TiB"}) {
+            assertThat(run("", "serve", "--journal", journal, "--db", db, "--port", "0", "--compact-when-size", size))
+                    .as(size).isEqualTo(2);
+            assertThat(stderr()).contains("--compact-when-size").contains("'" + size + "'").doesNotContain("Exception");
+        }
+        assertThat(dir.resolve("journal")).as("nothing was started, nothing created").doesNotExist();
+    }
+
+    @Test
     void shouldEraseARunFromTheJournalAndItsProjectionLeavingNoByteOfIt() throws Exception {
         Path data = dir.resolve("data");
         String journal = data.resolve("journal").toString();

@@ -190,6 +190,39 @@ class ServeShutdownTest {
         assertThat(dev.runledger.ledger.JournalCompaction.deadShare(journal)).isZero();
     }
 
+    /** One deleted run of four is far below any share worth a compaction; a size limit it passes compacts it anyway. */
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void shouldCompactWhileServingOnceTheJournalPassesItsSizeLimit() throws Exception {
+        Path journal = dir.resolve("journal");
+        try (dev.runledger.ledger.Ledger ledger = dev.runledger.ledger.Ledger.open(journal)) {
+            for (int r = 0; r < 4; r++) {
+                ledger.append(TestEvents.created("r-" + r));
+                for (int c = 0; c < 20; c++) {
+                    ledger.append(TestEvents.command("r-" + r, "c-" + c, "queued"));
+                }
+            }
+            ledger.append(new dev.runledger.ledger.RunEvent.RunDeleted("r-1"));
+        }
+        Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve-size.log"), "serve", "--journal",
+                journal.toString(), "--db", dir.resolve("runs.sqlite").toString(), "--port", "0", "--compact-when-size", "1 KiB");
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
+            String line = out.readLine();
+            assertThat(line).as("see serve-size.log").startsWith("listening on http://127.0.0.1:");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() ->
+                    String.valueOf(dev.runledger.ledger.JournalCompaction.lastCompaction(journal)).contains("\"droppedRuns\":1"));
+            URI health = URI.create("http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1) + "/health");
+            assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(health).build(),
+                    HttpResponse.BodyHandlers.ofString()).body()).contains("\"compactWhenBytes\":1024");
+            serve.destroy();
+            assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            serve.destroyForcibly();
+        }
+        assertThat(java.nio.file.Files.readString(dir.resolve("serve-size.log")))
+                .as("the runs kept alone pass 1 KiB: the log says so").contains("above its limit of 1024");
+    }
+
     private static final String TOKEN = "a-token-from-somewhere-safe";
 
     @Test

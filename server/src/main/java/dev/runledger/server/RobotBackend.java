@@ -27,7 +27,8 @@ final class RobotBackend implements Backend {
         this.registry = registry;
         this.slowBodies = slowBodies;
         Ledger openedLedger = Ledger.open(LedgerConfig.builder(config.journal()).meterRegistry(registry)
-                .retention(config.retention()).compactWhenDead(config.compactWhenDead()).build());
+                .retention(config.retention()).compactWhenDead(config.compactWhenDead())
+                .compactWhenBytes(config.compactWhenBytes()).build());
         try {
             this.projection = Projection.open(ProjectionConfig.builder(config.database(), openedLedger.journal())
                     .meterRegistry(registry).pollInterval(Duration.ofMillis(20)).build());
@@ -129,6 +130,9 @@ final class RobotBackend implements Backend {
             g.writeNumberField("deleted", retention.totalDeleted());
             if (config.compactWhenDead() > 0) {
                 g.writeStringField("compactWhenDead", Math.round(config.compactWhenDead() * 100) + "%");
+            }
+            if (config.compactWhenBytes() > 0) {
+                g.writeNumberField("compactWhenBytes", config.compactWhenBytes());
             }
             g.writeEndObject();
             g.writeObjectFieldStart("projection");

@@ -33,6 +33,7 @@ public final class ServerConfig {
     private final Tls tls;
     private final dev.runledger.ledger.RetentionPolicy retention;
     private final double compactWhenDead;
+    private final long compactWhenBytes;
     private final boolean loopback;
 
     /**
@@ -76,6 +77,7 @@ public final class ServerConfig {
         this.tls = b.tls;
         this.retention = b.retention;
         this.compactWhenDead = b.compactWhenDead;
+        this.compactWhenBytes = b.compactWhenBytes;
     }
 
     /** Whether {@link #bind()} is a loopback address (resolved once, when the configuration was built). */
@@ -86,6 +88,11 @@ public final class ServerConfig {
     /** The share of dead events (of deleted runs) past which the ledger compacts the journal while serving; 0: never. */
     public double compactWhenDead() {
         return compactWhenDead;
+    }
+
+    /** The journal size in bytes past which the ledger compacts it while serving, if any of it is dead; 0: never. */
+    public long compactWhenBytes() {
+        return compactWhenBytes;
     }
 
     /** The retention policy the ledger applies after every completion, or null to keep every run. */
@@ -233,6 +240,7 @@ public final class ServerConfig {
         private Tls tls;
         private dev.runledger.ledger.RetentionPolicy retention;
         private double compactWhenDead;
+        private long compactWhenBytes;
 
         private final Fleet fleet;
 
@@ -367,6 +375,12 @@ public final class ServerConfig {
         /** See {@link dev.runledger.ledger.LedgerConfig.Builder#compactWhenDead}. */
         public Builder compactWhenDead(double share) {
             this.compactWhenDead = dev.runledger.ledger.LedgerConfig.checkDeadShare(share);
+            return this;
+        }
+
+        /** See {@link dev.runledger.ledger.LedgerConfig.Builder#compactWhenBytes}. */
+        public Builder compactWhenBytes(long bytes) {
+            this.compactWhenBytes = dev.runledger.ledger.LedgerConfig.checkSizeLimit(bytes);
             return this;
         }
 
