@@ -18,6 +18,8 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -158,34 +160,10 @@ class ServeShutdownTest {
     @Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void shouldCompactWhileServingOnceDeletedRunsPassTheThreshold() throws Exception {
-        Path journal = dir.resolve("journal");
-        try (dev.runledger.ledger.Ledger ledger = dev.runledger.ledger.Ledger.open(journal)) {
-            for (int r = 0; r < 4; r++) {
-                ledger.append(TestEvents.created("r-" + r));
-                for (int c = 0; c < 20; c++) {
-                    ledger.append(TestEvents.command("r-" + r, "c-" + c, "queued"));
-                }
-                if (r > 0) {
-                    ledger.append(new dev.runledger.ledger.RunEvent.RunDeleted("r-" + r));
-                }
-            }
-        }
-        Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve-compact.log"), "serve", "--journal",
-                journal.toString(), "--db", dir.resolve("runs.sqlite").toString(), "--port", "0", "--compact-when-dead", "50%");
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
-            String line = out.readLine();
-            assertThat(line).as("see serve-compact.log").startsWith("listening on http://127.0.0.1:");
-            // Compacted while serving: once the projection has passed the deletions.
-            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() ->
-                    String.valueOf(dev.runledger.ledger.JournalCompaction.lastCompaction(journal)).contains("\"droppedRuns\":3"));
-            URI runs = URI.create("http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1) + "/runs");
-            assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(runs).build(),
-                    HttpResponse.BodyHandlers.ofString()).body()).contains("\"r-0\"").doesNotContain("\"r-1\"");
-            serve.destroy();
-            assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        } finally {
-            serve.destroyForcibly();
-        }
+        Path journal = fourRuns(dir.resolve("journal"), "r-1", "r-2", "r-3");
+        // Compacted while serving: once the projection has passed the deletions.
+        String runs = serveUntilCompacted(journal, "serve-compact.log", 3, "/runs", "--compact-when-dead", "50%");
+        assertThat(runs).contains("\"r-0\"").doesNotContain("\"r-1\"");
         assertThat(dev.runledger.ledger.JournalCompaction.lastCompaction(journal)).contains("\"droppedRuns\":3");
         assertThat(dev.runledger.ledger.JournalCompaction.deadShare(journal)).isZero();
     }
@@ -194,7 +172,15 @@ class ServeShutdownTest {
     @Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void shouldCompactWhileServingOnceTheJournalPassesItsSizeLimit() throws Exception {
-        Path journal = dir.resolve("journal");
+        Path journal = fourRuns(dir.resolve("journal"), "r-1");
+        String health = serveUntilCompacted(journal, "serve-size.log", 1, "/health", "--compact-when-size", "1 KiB");
+        assertThat(health).contains("\"compactWhenBytes\":1024");
+        assertThat(java.nio.file.Files.readString(dir.resolve("serve-size.log")))
+                .as("the runs kept alone pass 1 KiB: the log says so").contains("above its limit of 1024");
+    }
+
+    /** A journal of four runs of 20 commands, {@code deleted} of them deleted after. */
+    private static Path fourRuns(Path journal, String... deleted) {
         try (dev.runledger.ledger.Ledger ledger = dev.runledger.ledger.Ledger.open(journal)) {
             for (int r = 0; r < 4; r++) {
                 ledger.append(TestEvents.created("r-" + r));
@@ -202,25 +188,38 @@ class ServeShutdownTest {
                     ledger.append(TestEvents.command("r-" + r, "c-" + c, "queued"));
                 }
             }
-            ledger.append(new dev.runledger.ledger.RunEvent.RunDeleted("r-1"));
+            for (String runId : deleted) {
+                ledger.append(new dev.runledger.ledger.RunEvent.RunDeleted(runId));
+            }
         }
-        Process serve = ChildJvm.start(RunLedger.class, dir.resolve("serve-size.log"), "serve", "--journal",
-                journal.toString(), "--db", dir.resolve("runs.sqlite").toString(), "--port", "0", "--compact-when-size", "1 KiB");
+        return journal;
+    }
+
+    /**
+     * Serves {@code journal} with {@code options} until a compaction has dropped {@code droppedRuns} runs, and
+     * returns what {@code GET path} answers then; stops the server with SIGTERM.
+     */
+    private String serveUntilCompacted(Path journal, String log, int droppedRuns, String path, String... options)
+            throws Exception {
+        List<String> args = new ArrayList<>(List.of("serve", "--journal", journal.toString(), "--db",
+                dir.resolve("runs.sqlite").toString(), "--port", "0"));
+        args.addAll(List.of(options));
+        Process serve = ChildJvm.start(RunLedger.class, dir.resolve(log), args.toArray(String[]::new));
         try (BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8))) {
             String line = out.readLine();
-            assertThat(line).as("see serve-size.log").startsWith("listening on http://127.0.0.1:");
+            assertThat(line).as("see " + log).startsWith("listening on http://127.0.0.1:");
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() ->
-                    String.valueOf(dev.runledger.ledger.JournalCompaction.lastCompaction(journal)).contains("\"droppedRuns\":1"));
-            URI health = URI.create("http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1) + "/health");
-            assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(health).build(),
-                    HttpResponse.BodyHandlers.ofString()).body()).contains("\"compactWhenBytes\":1024");
+                    String.valueOf(dev.runledger.ledger.JournalCompaction.lastCompaction(journal))
+                            .contains("\"droppedRuns\":" + droppedRuns));
+            URI uri = URI.create("http://127.0.0.1:" + line.substring(line.lastIndexOf(':') + 1) + path);
+            String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
             serve.destroy();
             assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            return body;
         } finally {
             serve.destroyForcibly();
         }
-        assertThat(java.nio.file.Files.readString(dir.resolve("serve-size.log")))
-                .as("the runs kept alone pass 1 KiB: the log says so").contains("above its limit of 1024");
     }
 
     private static final String TOKEN = "a-token-from-somewhere-safe";
