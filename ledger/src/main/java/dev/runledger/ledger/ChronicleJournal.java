@@ -248,7 +248,7 @@ final class ChronicleJournal implements Journal {
      * What the cycle files hold, summed; {@code closed} (if given) remembers the days before the last, which
      * appends never touch again: a year of daily files made each metrics scrape open 365 files.
      */
-    private static long usedBytes(SingleChronicleQueue q, Map<Integer, Long> closed) {
+    static long usedBytes(SingleChronicleQueue q, Map<Integer, Long> closed) {
         int first = q.firstCycle();
         int last = q.lastCycle();
         if (first == Integer.MAX_VALUE || last == Integer.MIN_VALUE || first > last) {

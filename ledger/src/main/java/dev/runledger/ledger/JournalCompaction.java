@@ -303,6 +303,8 @@ public final class JournalCompaction {
         final long passedByAll;
         final Dead dead;
         final long bytesBefore;
+        /** The copy's days before its last, measured once before appends are held: appends never touch them again. */
+        private final Map<Integer, Long> closedCopyDays = new HashMap<>();
         final RollCycle rollCycle;
         final long epoch;
         /**
@@ -538,6 +540,8 @@ public final class JournalCompaction {
             lineage(source, copied, droppedDayRanges, new Result(excerpts, dropped + dropDayEvents, dead.runs, dead.heldBack, List.of(), bytesBefore, 0,
                     Duration.ZERO, Duration.ZERO, "", "", Set.of(), dropDays.cardinality(), Map.of()));
             SingleChronicleQueueBuilder.binary(copy).readOnly(true).build().close();
+            // Measuring each of a daily copy's files took up to 7 ms of the held step, with appends waiting.
+            ChronicleJournal.usedBytes(target, closedCopyDays);
         }
 
         /**
@@ -547,7 +551,7 @@ public final class JournalCompaction {
         Result finish(String chainBefore, long start) {
             try {
                 appender.close();
-                long bytesAfter = ChronicleJournal.usedBytes(target);
+                long bytesAfter = ChronicleJournal.usedBytes(target, closedCopyDays);
                 target.close();
                 lap("close");
                 if (excerpts > 0) {
@@ -597,8 +601,9 @@ public final class JournalCompaction {
             try (Stream<Path> files = Files.list(journalDir)) {
                 for (Path f : (Iterable<Path>) files::iterator) {
                     String name = f.getFileName().toString();
-                    if (Files.isRegularFile(f) && !own.contains(name) && !name.endsWith(".cq4") && !name.endsWith(".cq4t")
-                            && !name.endsWith(".tmp")) {
+                    // Names first: a year of daily files is 365 names, and a stat of each cost ms while appends waited.
+                    if (!own.contains(name) && !name.endsWith(".cq4") && !name.endsWith(".cq4t") && !name.endsWith(".tmp")
+                            && Files.isRegularFile(f)) {
                         Files.copy(f, copy.resolve(name), StandardCopyOption.REPLACE_EXISTING);
                     }
                 }
