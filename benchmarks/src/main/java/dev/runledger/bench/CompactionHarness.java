@@ -335,10 +335,8 @@ final class CompactionHarness {
     }
 
     private static String steps(Map<String, java.time.Duration> steps) {
-        StringBuilder out = new StringBuilder();
-        steps.forEach((step, took) -> out.append(out.length() == 0 ? "" : ", ").append(step)
-                .append(String.format(" %.3f s", took.toNanos() / 1e9)));
-        return out.toString();
+        return steps.entrySet().stream().map(step -> String.format("%s %.3f s", step.getKey(), step.getValue().toNanos() / 1e9))
+                .collect(java.util.stream.Collectors.joining(", "));
     }
 
     /** The rounds the medians count: all but round 0, the warm-up. */

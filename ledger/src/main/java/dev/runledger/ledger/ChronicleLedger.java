@@ -683,8 +683,8 @@ final class ChronicleLedger implements Ledger {
         volatile double lastSeconds = Double.NaN;
 
         CompactionMetrics(MeterRegistry registry) {
-            duration = Timer.builder("ledger.compaction.duration").description("Time an online compaction took, from its start until the old files were deleted")
-                    .register(registry);
+            duration = Timer.builder("ledger.compaction.duration")
+                    .description("Time an online compaction took, from its start until the old files were deleted").register(registry);
             appendsHeld = Timer.builder("ledger.compaction.appends.held")
                     .description("How long appends waited for a compaction's tail and swap (max: the longest append stall)")
                     .register(registry);

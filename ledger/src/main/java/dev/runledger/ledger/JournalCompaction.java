@@ -131,8 +131,7 @@ public final class JournalCompaction {
                 deleteTree(sibling(journalDir, ".precompact"));
                 steps.lap("old files deleted");
                 result = result.withSteps(steps);
-                Duration all = result.took();
-                result = result.withAppendsHeld(all); // no ledger was open: appends could not run at all
+                result = result.withAppendsHeld(result.took()); // no ledger was open: appends could not run at all
                 log(journalDir, result);
                 return result;
             }
@@ -639,8 +638,7 @@ public final class JournalCompaction {
 
     private static final byte[] STAND_IN = {EventEncoding.COMPACTED};
 
-    /** Where the time of a step went: "12 ms (tail 1, close 3, sync 6, ...)", for the log. */
-    /** Times consecutive steps: each lap ends one, named, and starts the next. */
+    /** Times consecutive steps (each lap ends one, named, and starts the next); logs as "12 ms (tail 1, close 3, ...)". */
     static final class Laps {
         private final long start;
         private long last;
@@ -672,10 +670,9 @@ public final class JournalCompaction {
 
         @Override
         public String toString() {
-            StringBuilder out = new StringBuilder().append(total().toMillis()).append(" ms (");
-            steps.forEach((step, took) -> out.append(out.charAt(out.length() - 1) == '(' ? "" : ", ").append(step).append(' ')
-                    .append(took.toMillis()));
-            return out.append(')').toString();
+            java.util.StringJoiner out = new java.util.StringJoiner(", ", total().toMillis() + " ms (", ")");
+            steps.forEach((step, took) -> out.add(step + " " + took.toMillis()));
+            return out.toString();
         }
     }
 

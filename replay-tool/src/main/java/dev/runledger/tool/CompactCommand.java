@@ -72,9 +72,7 @@ final class CompactCommand implements Callable<Integer> {
     }
 
     private static String steps(JournalCompaction.Result r) {
-        StringBuilder out = new StringBuilder();
-        r.steps().forEach((step, took) -> out.append(out.length() == 0 ? "" : ", ").append(step).append(' ')
-                .append(took.toMillis()).append(" ms"));
-        return out.toString();
+        return r.steps().entrySet().stream().map(step -> step.getKey() + " " + step.getValue().toMillis() + " ms")
+                .collect(java.util.stream.Collectors.joining(", "));
     }
 }
