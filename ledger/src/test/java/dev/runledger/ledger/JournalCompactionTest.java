@@ -1,5 +1,6 @@
 package dev.runledger.ledger;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -309,6 +310,22 @@ class JournalCompactionTest {
     @Test
     @Timeout(value = 240, unit = TimeUnit.SECONDS)
     void shouldLeaveOneWholeJournalWhereverACompactionIsKilled() throws Exception {
+        killCompactions(20);
+    }
+
+    /** The same with five times the kills, for the slow profile ({@code mvn -Pslow verify}): 129 s here. */
+    @Test
+    @Tag("slow")
+    @Timeout(value = 1200, unit = TimeUnit.SECONDS)
+    void shouldLeaveOneWholeJournalWhereverACompactionIsKilledInAHundredTrials() throws Exception {
+        killCompactions(100);
+    }
+
+    /**
+     * {@code trials} children compacting a copy of one journal: all but four killed at times spread over 40% to
+     * about 150% of a whole compaction, the last four halted at the two crash points a timed kill rarely hits.
+     */
+    private void killCompactions(int trials) throws Exception {
         Path template = dir.resolve("template");
         try (Ledger ledger = Ledger.open(template)) {
             for (int r = 0; r < 40; r++) {
@@ -339,13 +356,14 @@ class JournalCompactionTest {
 
         Random random = new Random(42);
         int compacted = 0;
-        for (int trial = 0; trial < 20; trial++) {
+        int timedKills = trials - 4;
+        for (int trial = 0; trial < trials; trial++) {
             Path journal = dir.resolve("trial-" + trial).resolve("journal");
             copyTree(template, journal);
-            if (trial < 16) {
+            if (trial < timedKills) {
                 Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"), QUICK,
                         journal.toString());
-                Thread.sleep(fullMillis * (40 + trial * 7) / 100 + random.nextInt(50)); // 40% .. 145% of the whole
+                Thread.sleep(fullMillis * (40 + trial * 112 / timedKills) / 100 + random.nextInt(50)); // 40% .. 145%+
                 ChildJvm.kill9(child);
             } else { // the two short windows a timed kill rarely hits: after the copy is complete, between the renames
                 Process child = ChildJvm.start(JournalCompactionTest.class, dir.resolve("trial-" + trial + ".log"), QUICK,
@@ -367,8 +385,9 @@ class JournalCompactionTest {
                 assertThat(ledger.integrity().intact()).as("trial %d: the seal matches the journal in use", trial).isTrue();
             }
         }
-        assertThat(compacted).as("some kills came after the point of no return, some before").isBetween(1, 19);
-        System.out.println("compaction kill trials: " + compacted + " of 20 had finished (a whole run took " + fullMillis + " ms)");
+        assertThat(compacted).as("some kills came after the point of no return, some before").isBetween(1, trials - 1);
+        System.out.println("compaction kill trials: " + compacted + " of " + trials + " had finished (a whole run took "
+                + fullMillis + " ms)");
     }
 
     static void copyTree(Path from, Path to) throws IOException {

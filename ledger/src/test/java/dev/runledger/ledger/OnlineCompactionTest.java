@@ -1,6 +1,7 @@
 package dev.runledger.ledger;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -344,6 +345,23 @@ class OnlineCompactionTest {
     @Test
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void shouldLeaveOneWholeJournalWithEveryAcknowledgedEventWhereverAnOnlineCompactionIsKilled() throws Exception {
+        killOnlineCompactions(20);
+    }
+
+    /** The same with five times the kills, for the slow profile ({@code mvn -Pslow verify}): 314 s here. */
+    @Test
+    @Tag("slow")
+    @Timeout(value = 1500, unit = TimeUnit.SECONDS)
+    void shouldLeaveOneWholeJournalWithEveryAcknowledgedEventWhereverAnOnlineCompactionIsKilledInAHundredTrials()
+            throws Exception {
+        killOnlineCompactions(100);
+    }
+
+    /**
+     * {@code trials} children appending while they compact a copy of one journal: all but four killed at times
+     * spread over 40% to about 150% of a whole run, the last four halted at the two crash points.
+     */
+    private void killOnlineCompactions(int trials) throws Exception {
         Path template = halfDeadJournal(dir.resolve("template"));
         long fullMillis;
         {
@@ -362,14 +380,15 @@ class OnlineCompactionTest {
         }
         Random random = new Random(7);
         int compacted = 0;
-        for (int trial = 0; trial < 20; trial++) {
+        int timedKills = trials - 4;
+        for (int trial = 0; trial < trials; trial++) {
             Path journalDir = dir.resolve("trial-" + trial).resolve("journal");
             Path acks = dir.resolve("trial-" + trial + ".acks");
             JournalCompactionTest.copyTree(template, journalDir);
-            if (trial < 16) {
+            if (trial < timedKills) {
                 Process child = ChildJvm.start(OnlineCompactionTest.class, dir.resolve("trial-" + trial + ".log"),
                         journalDir.toString(), acks.toString());
-                Thread.sleep(fullMillis * (40 + trial * 7) / 100 + random.nextInt(50));
+                Thread.sleep(fullMillis * (40 + trial * 112 / timedKills) / 100 + random.nextInt(50));
                 ChildJvm.kill9(child);
             } else {
                 Process child = ChildJvm.start(OnlineCompactionTest.class, dir.resolve("trial-" + trial + ".log"),
@@ -408,8 +427,8 @@ class OnlineCompactionTest {
             assertThat(journalDir.resolveSibling("journal.compacting")).as("trial %d", trial).doesNotExist();
             assertThat(journalDir.resolveSibling("journal.precompact")).as("trial %d", trial).doesNotExist();
         }
-        assertThat(compacted).as("some kills came after the point of no return, some before").isBetween(1, 19);
-        System.out.println("online compaction kill trials: " + compacted + " of 20 had swapped (a whole run took "
+        assertThat(compacted).as("some kills came after the point of no return, some before").isBetween(1, trials - 1);
+        System.out.println("online compaction kill trials: " + compacted + " of " + trials + " had swapped (a whole run took "
                 + fullMillis + " ms)");
     }
 }
