@@ -19,8 +19,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs every benchmark the issues name and prints a table: each target, its baseline measured in the
- * same run, the ratio and the goal. Arguments pick sections: append queries projection lag open rebuild
- * memory http (default: all); http-reads runs only the paced part of http.
+ * same run, the ratio and the goal. Arguments pick sections: append open projection lag queries rebuild
+ * verify memory http compaction erasure ship fleet (default: all); http-reads runs only the paced part of http.
  */
 public final class BenchMain {
     private BenchMain() {
@@ -28,7 +28,7 @@ public final class BenchMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> sections = new LinkedHashSet<>(args.length == 0
-                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http", "compaction", "ship", "fleet")
+                ? List.of("append", "open", "projection", "lag", "queries", "rebuild", "verify", "memory", "http", "compaction", "erasure", "ship", "fleet")
                 : List.of(args));
         List<Row> rows = new ArrayList<>();
         System.out.printf("Run Ledger benchmarks on %d cores, %s %s, JDK %s%n", Runtime.getRuntime().availableProcessors(),
@@ -46,10 +46,11 @@ public final class BenchMain {
                 case "http" -> rows.addAll(HttpHarness.run());
                 case "http-reads" -> rows.addAll(HttpHarness.readsUnderIngest());
                 case "compaction" -> rows.addAll(CompactionHarness.robotYear());
+                case "erasure" -> rows.addAll(ErasureHarness.run());
                 case "ship" -> rows.addAll(ShipHarness.run());
                 case "fleet" -> rows.addAll(FleetHarness.run());
                 default -> throw new IllegalArgumentException("unknown section " + section
-                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads, compaction, ship, fleet)");
+                        + " (expected append, open, projection, lag, queries, rebuild, verify, memory, http, http-reads, compaction, erasure, ship, fleet)");
             }
         }
         System.out.println("\n== summary (2-core machine; each baseline measured in the same run) ==");
