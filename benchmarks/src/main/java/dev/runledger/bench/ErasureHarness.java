@@ -29,7 +29,7 @@ final class ErasureHarness {
     private static final int COMMANDS = 2_000;
     private static final String ERASED = "run-7";
     /** In every command id of the erased run and of no other ("run-17-..." does not contain it). */
-    private static final byte[] MARKER = (ERASED + "-").getBytes(StandardCharsets.US_ASCII);
+    private static final String MARKER = ERASED + "-";
     private static final int ROUNDS = 3;
 
     private ErasureHarness() {
@@ -137,15 +137,9 @@ final class ErasureHarness {
         if (!Files.exists(file)) {
             return 0;
         }
-        byte[] bytes = Files.readAllBytes(file);
+        String bytes = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1); // one char per byte
         long n = 0;
-        outer:
-        for (int i = 0; i + MARKER.length <= bytes.length; i++) {
-            for (int j = 0; j < MARKER.length; j++) {
-                if (bytes[i + j] != MARKER[j]) {
-                    continue outer;
-                }
-            }
+        for (int at = bytes.indexOf(MARKER); at >= 0; at = bytes.indexOf(MARKER, at + 1)) {
             n++;
         }
         return n;
