@@ -109,8 +109,8 @@ final class CompactionHarness {
             double[] deleteSeconds = new double[ROUNDS + 1];
             double[] compactSeconds = new double[ROUNDS + 1];
             double[] rawSeconds = new double[ROUNDS + 1];
+            double[] rawAndDeleteSeconds = new double[ROUNDS + 1];
             double[] copyStepSeconds = new double[ROUNDS + 1];
-            List<Map<String, java.time.Duration>> steps = new ArrayList<>();
             double duringMaxMs = 0;
             double idleMaxMs = 0;
             long duAfter = 0;
@@ -126,6 +126,7 @@ final class CompactionHarness {
                 // stalled the engine's appends beside it up to 89 ms. A robot's old days are long on disk.
                 Bench.settle();
                 long[] ticks = Bench.cpuTicks();
+                Map<String, java.time.Duration> steps;
                 // Its own registry: the global one already has the first round's gauges. The robot's policy, as
                 // it ran all year: its retention view is read at open (in the 2 s below), as a running robot's is current.
                 try (Ledger ledger = Ledger.open(dev.runledger.ledger.LedgerConfig.builder(round).retention(keep)
@@ -144,8 +145,8 @@ final class CompactionHarness {
                     long t0 = System.nanoTime();
                     JournalCompaction.Result result = ledger.compact(false);
                     compactSeconds[k] = (System.nanoTime() - t0) / 1e9;
-                    steps.add(result.steps());
-                    copyStepSeconds[k] = result.steps().get("copy").toNanos() / 1e9;
+                    steps = result.steps();
+                    copyStepSeconds[k] = steps.get("copy").toNanos() / 1e9;
                     Thread.sleep(200);
                     double during = engine.stop();
                     duringMaxMs = Math.max(duringMaxMs, during);
@@ -164,10 +165,11 @@ final class CompactionHarness {
                 long d0 = System.nanoTime();
                 Bench.delete(doomed.get(k));
                 deleteSeconds[k] = (System.nanoTime() - d0) / 1e9;
+                rawAndDeleteSeconds[k] = rawSeconds[k] + deleteSeconds[k];
                 System.out.printf("   round %d: a raw copy of the kept excerpts %.3f s; deleting a copy of the year's files %.3f s"
                         + " (CPU stolen by the hypervisor in the round: %.1f%%)%n", k, rawSeconds[k], deleteSeconds[k],
                         Bench.stealPercent(ticks));
-                System.out.printf("   round %d: the compaction's steps: %s%n", k, steps(steps.get(k)));
+                System.out.printf("   round %d: the compaction's steps: %s%n", k, steps(steps));
                 if (k > 0) {
                     Bench.delete(round);
                 }
@@ -176,8 +178,7 @@ final class CompactionHarness {
             double[] rawMeasured = measured(rawSeconds);
             double compact = Bench.median(compactMeasured);
             double raw = Bench.median(rawMeasured);
-            double rawAndDelete = Bench.median(java.util.stream.IntStream.rangeClosed(1, ROUNDS)
-                    .mapToDouble(k -> rawSeconds[k] + deleteSeconds[k]).toArray());
+            double rawAndDelete = Bench.median(measured(rawAndDeleteSeconds));
             System.out.printf("   %,d events, %d runs deleted by retention; journal %,d KiB on disk before, %,d KiB after;"
                             + " median of %d rounds: online compaction %.3f s (%.3f-%.3f), raw copy %.3f s (%.3f-%.3f)%n", events,
                     deleted, duBefore, duAfter, ROUNDS, compact, min(compactMeasured), max(compactMeasured), raw, min(rawMeasured),

@@ -122,17 +122,18 @@ final class HttpHarness {
             String result = ChildProcess.run("load", List.of("-Xmx1g"), Load.class, Integer.toString(server.port()),
                     Integer.toString(batch), Integer.toString(seconds), Integer.toString(rate)).result();
             hiccups.stop();
+            double steal = Bench.stealPercent(ticks);
             System.out.println("   batches of " + batch + (rate == 0 ? ", full speed: " : ", paced at " + rate + " events/s: ")
                     + result + " (events/s, p99 ms of POST, label filter, commands page)");
             System.out.println("   server JVM hiccups (a thread sleeping 1 ms, how much later it woke): p99 "
                     + hiccups.p99() + " ms, max " + hiccups.max() + " ms; CPU stolen by the hypervisor: "
-                    + String.format(Locale.ROOT, "%.1f%%", Bench.stealPercent(ticks)));
+                    + String.format(Locale.ROOT, "%.1f%%", steal));
             System.out.println("   server side (http.server.requests, p99): label filter " + serverP99(server, "/runs")
                     + " ms, commands page " + serverP99(server, "/runs/{id}/commands") + " ms, POST " + serverP99(server, "/events")
                     + " ms");
             String[] f = result.split(" ");
             return new Result(Double.parseDouble(f[0]), Double.parseDouble(f[1]), Double.parseDouble(f[2]),
-                    Double.parseDouble(f[3]), Bench.stealPercent(ticks));
+                    Double.parseDouble(f[3]), steal);
         } finally {
             Bench.delete(dir);
         }

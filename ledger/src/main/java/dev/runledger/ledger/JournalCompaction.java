@@ -194,10 +194,8 @@ public final class JournalCompaction {
                     throw e;
                 }
                 c.laps.lap("swap");
-                Result result = new Result(r.excerpts(), r.droppedEvents(), r.droppedRuns(), r.heldBackRuns(), r.heldBackBy(),
-                        r.bytesBefore(), r.bytesAfter(), Duration.ofNanos(System.nanoTime() - start),
-                        Duration.ofNanos(System.nanoTime() - held), r.chainBefore(), r.chainAfter(), r.droppedRunIds(),
-                        r.droppedDays(), Map.of());
+                // Its time is set once every step has run (withSteps, below).
+                Result result = r.withAppendsHeld(Duration.ofNanos(System.nanoTime() - held));
                 Map<String, Long> deletions = new HashMap<>();
                 c.dead.ranges.forEach((runId, ranges) -> deletions.put(runId, ranges.get(ranges.size() - 1)[1]));
                 return new Swapped(result, appendLock, deletions);
